@@ -1,0 +1,3 @@
+from nnunet_doctor.cli import main
+
+main()

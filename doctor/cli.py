@@ -1,0 +1,199 @@
+"""The ``diagnose`` command line.
+
+Exit codes: 0 nothing found (no cause reaches medium certainty), 1 causes found, 2 usage or input error
+(including invalid rule files), 3 internal error.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nnunet_doctor import __version__
+from nnunet_doctor.engine.errors import DoctorError, InputError, RuleLoadError
+
+EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+FORMATS = ("terminal", "markdown", "html", "json")
+
+
+class _Failure(click.ClickException):
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"diagnose: {self.format_message()}", err=True)
+
+
+def _fail(exc: DoctorError) -> _Failure:
+    return _Failure(str(exc), exc.exit_code)
+
+
+def _use_color(fmt: str, output: Path | None) -> bool:
+    if fmt != "terminal" or output is not None or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+def _read_stdin() -> str:
+    data = click.get_binary_stream("stdin").read()
+    return data.decode("utf-8", errors="replace")
+
+
+def _check_log_paths(logs: tuple[str, ...]) -> None:
+    for log in logs:
+        if log == "-":
+            continue
+        path = Path(log)
+        if not path.exists():
+            raise InputError(f"{log}: no such file or folder")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{log}: not readable (permission denied)")
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write report: {exc.strerror or exc}") from None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log", "logs", multiple=True, metavar="FILE",
+              help="A log to read (repeatable): console output, a training_log_*.txt; '-' reads standard input.")
+@click.option("--dataset", metavar="ID|NAME|PATH", help="The nnU-Net dataset to check (e.g. 3, Dataset003_Liver, or a path).")
+@click.option("--results", type=click.Path(path_type=Path), help="A trained-model folder to check (nnUNet_results/...).")
+@click.option("--offline", is_flag=True,
+              help="Do not probe this machine (environment, packages, GPU): for support staff reading a user's log.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="A folder of site rules (repeatable); also $NNUNET_DOCTOR_RULES.")
+@click.option("--top", type=click.IntRange(min=1), help="Show at most N causes.")
+@click.option("--explain", is_flag=True, help="Show why each rule fired: sub-conditions, facts and their sources.")
+@click.option("-v", "--verbose", is_flag=True, help="Evidence and fix for every cause.")
+@click.version_option(__version__, prog_name="nnunet-doctor")
+@click.pass_context
+def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results: Path | None, offline: bool,
+         fmt: str, output: Path | None, rule_dirs: tuple[Path, ...], top: int | None, explain: bool,
+         verbose: bool) -> None:
+    """Diagnose a failed nnU-Net v2 run: ranked root causes, their evidence, and the fix.
+
+    \b
+    Examples:
+      diagnose --log train.log --dataset Dataset003
+      pbpaste | diagnose --log - --offline --format markdown
+      diagnose rules test
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .pipeline import DiagnosisRequest, run_diagnosis
+    from .report import FOUND_THRESHOLD, build_report, render
+
+    try:
+        _check_log_paths(logs)
+        texts = {"<stdin>": _read_stdin()} if "-" in logs else {}
+        request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
+                                   results=results, offline=offline, rule_dirs=list(rule_dirs))
+        result = run_diagnosis(request)
+        report = build_report(result, top)
+        _write(render(report, fmt, color=_use_color(fmt, output), verbose=verbose, explain=explain), output)
+    except DoctorError as exc:
+        raise _fail(exc) from None
+    except Exception:  # the last line of defence: an internal error, never a bare traceback
+        click.echo("diagnose: internal error (please report it):", err=True)
+        click.echo(traceback.format_exc() if verbose else f"  {sys.exc_info()[1]!r} (use -v for the traceback)", err=True)
+        ctx.exit(EXIT_INTERNAL)
+    found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in report["causes"])
+    ctx.exit(EXIT_FOUND if found else EXIT_NOTHING_FOUND)
+
+
+_rules_option = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+                             help="A folder of site rules (repeatable); also $NNUNET_DOCTOR_RULES.")
+
+
+def _pack(rule_dirs: tuple[Path, ...]) -> Any:
+    from .pipeline import load_pack
+
+    try:
+        return load_pack(list(rule_dirs))
+    except RuleLoadError as exc:
+        click.echo(exc.format(), err=True)
+        raise click.exceptions.Exit(EXIT_USAGE) from None
+
+
+@main.group()
+def rules() -> None:
+    """List, check and test the rules."""
+
+
+@rules.command("list")
+@_rules_option
+def rules_list(rule_dirs: tuple[Path, ...]) -> None:
+    """Show every loaded rule, its cause and where it comes from."""
+    pack = _pack(rule_dirs)
+    for rule in sorted(pack.rules + pack.deprecated, key=lambda r: r.id):
+        where = f"{rule.location.path}:{rule.location.line}" if rule.location else rule.origin
+        cause = rule.cause or "(derives facts)"
+        click.echo(f"{rule.id:<48} {cause:<32} {rule.status:<12} {where}")
+    for rule_id, source in sorted(pack.disabled.items()):
+        click.echo(f"{rule_id:<48} {'(disabled)':<32} {'':<12} {source}")
+
+
+@rules.command("check")
+@_rules_option
+def rules_check(rule_dirs: tuple[Path, ...]) -> None:
+    """Validate every rule file; print every problem as file:line:col."""
+    pack = _pack(rule_dirs)
+    click.echo(f"ok: {len(pack.rules)} rules, {len(pack.signatures)} signatures, {len(pack.vocabulary.specs)} facts, "
+               f"{len(pack.catalog.causes)} causes (rule pack {pack.version})")
+
+
+@rules.command("test")
+@_rules_option
+@click.argument("rule_ids", nargs=-1)
+@click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
+def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: bool) -> None:
+    """Run the tests every rule carries; print true/false positives/negatives per rule."""
+    from .testing import run_rule_tests
+
+    pack = _pack(rule_dirs)
+    outcomes = run_rule_tests(pack, rule_ids or None)
+    per_rule: dict[str, dict[str, int]] = {}
+    for outcome in outcomes:
+        counts = per_rule.setdefault(outcome.rule.id, {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
+        counts[outcome.kind] += 1
+    failures = [o for o in outcomes if not o.passed]
+    click.echo(f"{'rule':<48} {'TP':>3} {'FP':>3} {'FN':>3} {'TN':>3}")
+    for rule_id, counts in sorted(per_rule.items()):
+        bad = counts["fp"] or counts["fn"]
+        if verbose or bad:
+            click.echo(f"{rule_id:<48} {counts['tp']:>3} {counts['fp']:>3} {counts['fn']:>3} {counts['tn']:>3}"
+                       + ("  FAILED" if bad else ""))
+    for outcome in failures:
+        where = f"{outcome.test.location}" if outcome.test.location else outcome.rule.id
+        what = {"fn": "should fire but did not", "fp": "fired but should stay quiet"}.get(outcome.kind, "")
+        click.echo(f"{where}: {outcome.rule.id}: test '{outcome.test.name}' {what}".rstrip())
+        for finding in outcome.findings:
+            click.echo(f"    {finding}")
+    untested = [rule.id for rule in pack.rules if not rule.tests and (not rule_ids or rule.id in rule_ids)]
+    total = len(outcomes)
+    click.echo(f"{total - len(failures)}/{total} rule tests passed over {len(per_rule)} rules"
+               + (f"; {len(untested)} rules without tests: {', '.join(untested)}" if untested else ""))
+    if failures or untested:
+        raise click.exceptions.Exit(EXIT_FOUND)
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of the rule file format (for editors)."""
+    from importlib import resources
+
+    click.echo(resources.files("nnunet_doctor.engine").joinpath("rules.schema.json").read_text(encoding="utf-8"))

@@ -1,0 +1,153 @@
+"""The report: a plain, versioned document built from a diagnosis, rendered by Jinja2 templates.
+
+:func:`build_report` computes everything a template shows (ranks, marks, bands, evidence lines); the
+templates in ``reports_templates/`` only lay it out. The same document, serialised, is the JSON output;
+its schema is documented in ``docs/report-format.md`` and versioned by ``schema_version``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from nnunet_doctor import __version__
+from nnunet_doctor.engine.certainty import certainty_band
+from nnunet_doctor.engine.chaining import Firing
+from nnunet_doctor.engine.diagnosis import Evidence, RankedCause
+from nnunet_doctor.engine.evaluation import UNKNOWN
+from nnunet_doctor.engine.facts import Provenance, Record, Unknown
+from nnunet_doctor.engine.versions import Version
+
+from .pipeline import DiagnosisResult
+
+SCHEMA = "nnunet-doctor/report"
+SCHEMA_VERSION = 1
+FORMATS = ("terminal", "markdown", "html", "json")
+MARKS = {"high": "✗", "medium": "!", "low": "·"}
+STYLES = {"high": "red", "medium": "yellow", "low": "dim"}
+#: a diagnosis "found something" (exit code 1) when a cause reaches this certainty
+FOUND_THRESHOLD = 0.4
+
+
+def jsonable(value: Any) -> Any:
+    if value is UNKNOWN or isinstance(value, Unknown):
+        return None
+    if isinstance(value, Version):
+        return str(value)
+    if isinstance(value, Record):
+        return jsonable(dict(value.fields))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _source(provenance: Provenance | None) -> dict[str, Any]:
+    return provenance.to_json() if provenance else {"source": "unknown"}
+
+
+def _evidence(item: Evidence) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": item.kind, "text": item.text, "source": _source(item.provenance),
+                           "where": item.provenance.describe()}
+    if item.kind == "log":
+        out["file"] = item.provenance.file
+        out["line"] = item.provenance.lines[0] if item.provenance.lines else None
+    if item.name is not None:
+        out["name"] = item.name
+    if item.value is not None:
+        out["value"] = jsonable(item.value)
+    return out
+
+
+def _explanation(firing: Firing) -> dict[str, Any]:
+    rule = firing.rule
+    return {
+        "rule": rule.id, "title": rule.title, "certainty": rule.certainty, "status": rule.status,
+        "origin": rule.origin, "condition": " ".join(rule.when.text.split()),
+        "bindings": {name: jsonable(record) for name, record in firing.bindings.items()},
+        "trace": [{"condition": text, "value": jsonable(value)} for text, value in firing.evaluation.trace],
+        "facts": {name: {"value": jsonable(fact.value), "source": _source(fact.provenance)}
+                  for name, fact in sorted(firing.evaluation.facts_used.items())},
+        "asserted": {fact.name: jsonable(fact.value) for fact in firing.asserted},
+    }
+
+
+def _cause(rank: int, cause: RankedCause) -> dict[str, Any]:
+    best = cause.best
+    band = certainty_band(cause.certainty)
+    return {
+        "rank": rank, "cause": cause.cause, "rule": best.rule.id, "title": best.rule.title,
+        "description": cause.description, "phase": cause.phase, "severity": best.rule.severity,
+        "certainty": round(cause.certainty, 4), "band": band, "mark": MARKS[band], "style": STYLES[band],
+        "status": best.rule.status, "fix": best.fix, "references": list(best.rule.references),
+        "evidence": [_evidence(item) for item in cause.evidence],
+        "rules": [{"rule": f.rule.id, "certainty": f.certainty, "effect": "supports"} for f in cause.supporting]
+        + [{"rule": f.rule.id, "certainty": f.certainty, "effect": "weakens"} for f in cause.weakening],
+        "explanation": [_explanation(f) for f in cause.supporting + cause.weakening],
+    }
+
+
+def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, Any]:
+    diagnosis = result.diagnosis
+    request = result.request
+    causes = [_cause(index + 1, cause) for index, cause in enumerate(diagnosis.causes)]
+    shown = causes[:top] if top else causes
+    used: dict[str, Any] = {}
+    for cause in diagnosis.causes:
+        for firing in cause.supporting + cause.weakening:
+            for name, fact in firing.evaluation.facts_used.items():
+                used[name] = {"value": jsonable(fact.value), "source": _source(fact.provenance)}
+    found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in causes)
+    pack = diagnosis.pack
+    return {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "nnunet-doctor", "version": __version__},
+        "rule_pack": {"version": pack.version, "rules": len(pack.rules), "signatures": len(pack.signatures),
+                      "sources": pack.sources, "disabled": sorted(pack.disabled), "algebra": diagnosis.algebra},
+        "inputs": {"logs": list(request.logs) + list(request.log_texts), "dataset": request.dataset,
+                   "results": str(request.results) if request.results else None, "offline": request.offline},
+        "summary": {"found": found, "causes": len(causes), "shown": len(shown),
+                    "top": shown[0]["cause"] if shown else None},
+        "causes": shown,
+        "unknowns": [{"fact": u.fact, "settled_by": u.settled_by, "reason": u.reason, "rules": list(u.rules),
+                      "causes": list(u.causes)} for u in diagnosis.unknowns],
+        "findings": [{"source": f.source, "message": f.message, "severity": f.severity} for f in diagnosis.findings],
+        "probes": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "detail": r.detail}
+                   for r in result.probe_reports],
+        "facts": dict(sorted(used.items())),
+    }
+
+
+_ANSI = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
+
+
+@lru_cache(maxsize=2)
+def _environment(autoescape: bool) -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(resources.files("nnunet_doctor.reports_templates")))
+    env = jinja2.Environment(loader=loader, autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    env.filters["indent_block"] = lambda text, width=4: "\n".join(
+        (" " * width + line) if line.strip() else "" for line in str(text).splitlines())
+    return env
+
+
+def render(report: dict[str, Any], fmt: str, *, color: bool = False, verbose: bool = False,
+           explain: bool = False) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    template = _environment(fmt == "html").get_template(f"{fmt}.j2")
+
+    def style(text: Any, name: str) -> str:
+        return f"{_ANSI[name]}{text}\x1b[0m" if color and name in _ANSI else str(text)
+
+    return template.render(report=report, verbose=verbose, explain=explain, style=style)

@@ -1,0 +1,511 @@
+"""Loading a rule pack: vocabulary, cause catalog, signatures and rules, checked all at once.
+
+:func:`load_rule_pack` reads the built-in rules and every site folder, validates everything (YAML syntax,
+unknown keys, types, fact names, condition syntax mapped back into the YAML file, duplicate ids, cause ids,
+regular expressions, fix templates, derived-fact cycles) and raises one
+:class:`~nnunet_doctor.engine.errors.RuleLoadError` listing every problem as ``file:line:col: message``.
+
+Site folders come from ``--rules DIR`` and from the ``NNUNET_DOCTOR_RULES`` environment variable
+(``os.pathsep``-separated). A site rule with the id of a built-in rule must say ``overrides: true``; a site
+file can switch built-in rules off with ``disable: [rule.id, ...]``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from . import fix_templates
+from .causes import CauseCatalog
+from .conditions import Condition, FactRef, compile_condition
+from .errors import Location, RuleLoadError, RuleProblem
+from .patterns import PatternError, compile_guarded
+from .rules import PHASES, SEVERITIES, STATUSES, VERSIONED_PACKAGES, DerivedFact, Rule, RuleTest
+from .signatures import FuzzySpec, Signature, SignatureSet
+from .versions import VersionError, VersionRange
+from .vocabulary import FIELD_TYPES, FactSpec, FieldSpec, Vocabulary, load_vocabulary_file, unknown_keys
+from .yaml_source import LocatedList, LocatedMap, SourceText, load_located, map_offset_into_scalar
+
+SITE_RULES_ENV = "NNUNET_DOCTOR_RULES"
+CATALOG_FILE = "causes.yaml"
+VOCABULARY_SUFFIX = ".facts.yaml"
+
+_FILE_KEYS = {"rules", "signatures", "causes", "disable", "description"}
+_RULE_KEYS = {"id", "title", "cause", "phase", "severity", "certainty", "status", "when", "for", "fix",
+              "references", "applies_to", "then", "tests", "signatures", "description", "overrides"}
+_REQUIRED_RULE_KEYS = ("id", "title", "phase", "severity", "certainty", "status", "when")
+_SIGNATURE_KEYS = {"anchors", "regex", "fuzzy", "window", "ignore_case", "fields", "description"}
+_TEST_KEYS = {"name", "log", "facts", "expect"}
+_RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+_SIGNATURE_ID = re.compile(r"^[a-z0-9_]+$")
+_FOR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\s*$")
+_MAX_WINDOW = 50
+
+
+@dataclass
+class RulePack:
+    """Everything the engine needs: rules in evaluation order, signatures, vocabulary, catalog."""
+
+    rules: list[Rule]
+    signatures: SignatureSet
+    vocabulary: Vocabulary
+    catalog: CauseCatalog
+    sources: list[str] = field(default_factory=list)
+    disabled: dict[str, str] = field(default_factory=dict)  # rule id -> file that disabled it
+    deprecated: list[Rule] = field(default_factory=list)
+    version: str = ""
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((rule for rule in self.rules + self.deprecated if rule.id == rule_id), None)
+
+
+def builtin_rules_dir() -> Path:
+    return Path(str(resources.files("nnunet_doctor.rules")))
+
+
+def builtin_vocabulary_dir() -> Path:
+    return Path(str(resources.files("nnunet_doctor.probes"))) / "vocabulary"
+
+
+def site_rule_dirs(extra: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None) -> list[Path]:
+    environ = os.environ if environ is None else environ
+    dirs = [Path(d) for d in extra]
+    dirs += [Path(part) for part in environ.get(SITE_RULES_ENV, "").split(os.pathsep) if part.strip()]
+    return dirs
+
+
+def _rule_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.yaml")
+                  if p.name != CATALOG_FILE and not p.name.endswith(VOCABULARY_SUFFIX) and p.is_file())
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.problems: list[RuleProblem] = []
+        self.vocabulary = Vocabulary()
+        self.catalog = CauseCatalog()
+        self.signatures: dict[str, Signature] = {}
+        self.digest = hashlib.sha256()
+
+    # -- sources ---------------------------------------------------------------------------------------
+    def read(self, path: Path) -> tuple[Any, SourceText] | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(RuleProblem(Location(str(path), 1, 1), f"cannot read file: {exc}"))
+            return None
+        self.digest.update(path.name.encode() + b"\0" + text.encode())
+        data, source, problems = load_located(str(path), text)
+        self.problems += problems
+        if data is None:
+            return None
+        if not isinstance(data, LocatedMap):
+            self.problems.append(source.problem(Location(str(path), 1, 1), "a rule file must be a YAML mapping"))
+            return None
+        return data, source
+
+    def load_vocabulary(self, paths: Iterable[Path]) -> None:
+        for path in paths:
+            try:
+                self.problems += load_vocabulary_file(path, self.vocabulary)
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problems.append(RuleProblem(Location(str(path), 1, 1), f"cannot read file: {exc}"))
+
+    # -- signatures ------------------------------------------------------------------------------------
+    def signature(self, sig_id: str, decl: Any, source: SourceText, location: Location) -> None:
+        if not _SIGNATURE_ID.match(str(sig_id)):
+            self.problems.append(source.problem(location, f"signature id '{sig_id}' must be lowercase letters, digits and _"))
+            return
+        if sig_id in self.signatures:
+            previous = self.signatures[sig_id].location
+            self.problems.append(source.problem(location, f"signature '{sig_id}' is already declared" + (f" at {previous}" if previous else "")))
+            return
+        if not isinstance(decl, LocatedMap):
+            self.problems.append(source.problem(location, f"signature '{sig_id}' must be a mapping"))
+            return
+        self.problems += unknown_keys(source, decl, _SIGNATURE_KEYS, f"signature '{sig_id}'")
+        anchors = decl.get("anchors")
+        if isinstance(anchors, str):
+            anchors = [anchors]
+        if not isinstance(anchors, list) or not anchors or not all(isinstance(a, str) and a for a in anchors):
+            self.problems.append(source.problem(decl.value_location("anchors") if "anchors" in decl else location,
+                                                f"signature '{sig_id}': 'anchors' must be a non-empty list of literal strings"))
+            return
+        ignore_case = decl.get("ignore_case", False)
+        if not isinstance(ignore_case, bool):
+            self.problems.append(source.problem(decl.value_location("ignore_case"), "'ignore_case' must be true or false"))
+            ignore_case = False
+        regex = None
+        if "regex" in decl:
+            if not isinstance(decl["regex"], str):
+                self.problems.append(source.problem(decl.value_location("regex"), "'regex' must be a string"))
+            else:
+                try:
+                    regex = compile_guarded(decl["regex"], ignore_case=ignore_case)
+                except PatternError as exc:
+                    self.problems.append(source.problem(decl.value_location("regex"), f"signature '{sig_id}': {exc}"))
+        fuzzy = None
+        if "fuzzy" in decl:
+            spec = decl["fuzzy"]
+            if isinstance(spec, LocatedMap):
+                self.problems += unknown_keys(source, spec, {"text", "cutoff"}, f"signature '{sig_id}' fuzzy")
+            text, cutoff = (spec.get("text"), spec.get("cutoff")) if isinstance(spec, Mapping) else (None, None)
+            if not isinstance(text, str) or not text.strip():
+                self.problems.append(source.problem(decl.value_location("fuzzy"), "'fuzzy' needs a 'text' template"))
+            elif isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 < cutoff <= 100:
+                self.problems.append(source.problem(decl.value_location("fuzzy"),
+                                                    "'fuzzy' needs an explicit 'cutoff' between 1 and 100"))
+            else:
+                fuzzy = FuzzySpec(text, float(cutoff))
+        window = decl.get("window", 0)
+        if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= _MAX_WINDOW:
+            self.problems.append(source.problem(decl.value_location("window"), f"'window' must be an integer from 0 to {_MAX_WINDOW}"))
+            window = 0
+        field_types: dict[str, str] = {}
+        raw_fields = decl.get("fields", {})
+        if not isinstance(raw_fields, Mapping):
+            self.problems.append(source.problem(decl.value_location("fields"), "'fields' must map capture names to types"))
+        else:
+            groups = set(regex.group_names) if regex else set()
+            for name, type_name in raw_fields.items():
+                where = raw_fields.key_location(name) if isinstance(raw_fields, LocatedMap) else location
+                if name not in groups:
+                    self.problems.append(source.problem(where, f"signature '{sig_id}': field '{name}' is not a named group of its regex"))
+                elif type_name not in FIELD_TYPES:
+                    self.problems.append(source.problem(where, f"field '{name}': type must be one of {', '.join(FIELD_TYPES)}"))
+                else:
+                    field_types[name] = str(type_name)
+        signature = Signature(str(sig_id), tuple(anchors), regex, fuzzy, window, ignore_case, field_types,
+                              str(decl.get("description", "")), location)
+        self.signatures[signature.id] = signature
+        self.vocabulary.declare(FactSpec(
+            signature.fact_name, "collection", f"lines of the log that match signature '{signature.id}'",
+            "log", "--log with the console output or training log", fields={
+                name: FieldSpec(name, type_name) for name, type_name in signature.fields.items()},
+            declared_at=location))
+
+    # -- rules -----------------------------------------------------------------------------------------
+    def condition(self, text: Any, source: SourceText, mapping: LocatedMap, key: str, what: str,
+                  scope: Mapping[str, FactSpec] | None = None) -> Condition | None:
+        if isinstance(text, bool) or isinstance(text, (int, float)):
+            text = str(text).lower() if isinstance(text, bool) else str(text)
+        if not isinstance(text, str) or not text.strip():
+            self.problems.append(source.problem(mapping.value_location(key), f"{what} must be a non-empty condition string"))
+            return None
+        condition, problems = compile_condition(text, self.vocabulary, scope)
+        span = mapping.spans.get(key)
+        for problem in problems:
+            location = map_offset_into_scalar(source, span, text, problem.offset) if span else mapping.value_location(key)
+            self.problems.append(source.problem(location, f"{what}: {problem.message}"))
+        return condition
+
+    def rule(self, decl: Any, source: SourceText, location: Location, origin: str) -> Rule | None:
+        if not isinstance(decl, LocatedMap):
+            self.problems.append(source.problem(location, "a rule must be a mapping"))
+            return None
+        start = len(self.problems)
+        self.problems += unknown_keys(source, decl, _RULE_KEYS, "rule")
+        for key in _REQUIRED_RULE_KEYS:
+            if key not in decl:
+                self.problems.append(source.problem(decl.location, f"rule '{decl.get('id', '?')}' has no '{key}'"))
+        rule_id = decl.get("id")
+        if "id" in decl and (not isinstance(rule_id, str) or not _RULE_ID.match(rule_id)):
+            self.problems.append(source.problem(decl.value_location("id"), "rule id must be lowercase dotted words (e.g. env.paths_unset.log_message)"))
+        title = decl.get("title")
+        if "title" in decl and (not isinstance(title, str) or not title.strip()):
+            self.problems.append(source.problem(decl.value_location("title"), "'title' must be a non-empty string"))
+        cause = decl.get("cause")
+        if cause is not None and cause not in self.catalog:
+            hint = self.vocabulary.suggest(str(cause), self.catalog.ids())
+            self.problems.append(source.problem(decl.value_location("cause"), f"unknown cause id '{cause}'" + (f" (did you mean '{hint}'?)" if hint else "")))
+        if cause is None and not decl.get("then"):
+            self.problems.append(source.problem(decl.location, "a rule needs a 'cause' or derived facts in 'then'"))
+        for key, allowed in (("phase", PHASES), ("severity", SEVERITIES), ("status", STATUSES)):
+            if key in decl and decl[key] not in allowed:
+                self.problems.append(source.problem(decl.value_location(key), f"'{key}' must be one of {', '.join(allowed)}"))
+        certainty = decl.get("certainty")
+        if "certainty" in decl and (isinstance(certainty, bool) or not isinstance(certainty, (int, float)) or not -1 <= certainty <= 1):
+            self.problems.append(source.problem(decl.value_location("certainty"), "'certainty' must be a number from -1 to 1"))
+        applies_to: dict[str, VersionRange] = {}
+        raw_applies = decl.get("applies_to", {})
+        if not isinstance(raw_applies, LocatedMap) and raw_applies:
+            self.problems.append(source.problem(decl.value_location("applies_to"), "'applies_to' must map package names to version ranges"))
+        elif isinstance(raw_applies, LocatedMap):
+            for package, spec in raw_applies.items():
+                if package not in VERSIONED_PACKAGES:
+                    self.problems.append(source.problem(raw_applies.key_location(package), f"applies_to: unknown package '{package}' (one of {', '.join(VERSIONED_PACKAGES)})"))
+                    continue
+                try:
+                    applies_to[package] = VersionRange(str(spec))
+                except VersionError as exc:
+                    self.problems.append(source.problem(raw_applies.value_location(package), f"applies_to: {exc}"))
+        if "signatures" in decl and not isinstance(decl["signatures"], LocatedMap):
+            self.problems.append(source.problem(decl.value_location("signatures"), "'signatures' must map signature ids to declarations"))
+        # `for:` binds a variable to each item of a collection
+        for_var: str | None = None
+        for_collection: FactRef | None = None
+        scope: dict[str, FactSpec] = {}
+        if "for" in decl:
+            match = _FOR.match(str(decl["for"]))
+            if match is None:
+                self.problems.append(source.problem(decl.value_location("for"), "'for' must read '<name> in <collection fact>'"))
+            else:
+                ref_condition = self.condition(match.group(2), source, decl, "for", "'for'")
+                if ref_condition is not None:
+                    root = ref_condition.root
+                    if isinstance(root, FactRef) and root.spec.is_collection and root.index is None and root.field is None:
+                        for_var, for_collection = match.group(1), root
+                        scope[for_var] = root.spec
+                    else:
+                        self.problems.append(source.problem(decl.value_location("for"), f"'{match.group(2)}' is not a collection fact"))
+        when = self.condition(decl.get("when"), source, decl, "when", "'when'", scope) if "when" in decl else None
+        then: list[DerivedFact] = []
+        raw_then = decl.get("then", {})
+        if raw_then and not isinstance(raw_then, LocatedMap):
+            self.problems.append(source.problem(decl.value_location("then"), "'then' must map derived fact names to expressions"))
+        elif isinstance(raw_then, LocatedMap):
+            if for_var:
+                self.problems.append(source.problem(decl.key_location("then"), "a rule with 'for' cannot assert derived facts"))
+            for name, expression in raw_then.items():
+                if name not in self.vocabulary:
+                    hint = self.vocabulary.suggest(name)
+                    self.problems.append(source.problem(raw_then.key_location(name), f"derived fact '{name}' is not in the vocabulary" + (f" (did you mean '{hint}'?)" if hint else "")))
+                    continue
+                compiled = self.condition(expression, source, raw_then, name, f"'then: {name}'")
+                if compiled is not None:
+                    then.append(DerivedFact(name, compiled))
+        fix = decl.get("fix", "")
+        if not isinstance(fix, str):
+            self.problems.append(source.problem(decl.value_location("fix"), "'fix' must be a string (a Jinja2 template)"))
+            fix = ""
+        elif fix:
+            error = fix_templates.check_syntax(fix)
+            if error is not None:
+                line, message = error
+                offset = sum(len(part) + 1 for part in fix.split("\n")[: line - 1])
+                span = decl.spans.get("fix")
+                where = map_offset_into_scalar(source, span, fix, offset) if span else decl.value_location("fix")
+                self.problems.append(source.problem(where, f"'fix' template: {message}"))
+        supports = isinstance(certainty, (int, float)) and certainty > 0
+        if cause is not None and supports and not fix.strip():
+            self.problems.append(source.problem(decl.location, f"rule '{rule_id}' supports a cause but has no 'fix'"))
+        references = decl.get("references", [])
+        if isinstance(references, str):
+            references = [references]
+        if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+            self.problems.append(source.problem(decl.value_location("references"), "'references' must be a list of strings"))
+            references = []
+        overrides = decl.get("overrides", False)
+        if not isinstance(overrides, bool):
+            self.problems.append(source.problem(decl.value_location("overrides"), "'overrides' must be true or false"))
+        tests = self.tests(decl, source)
+        if len(self.problems) > start or when is None:
+            return None
+        return Rule(
+            id=str(rule_id), title=str(title).strip(), cause=cause, phase=str(decl["phase"]), severity=str(decl["severity"]),
+            certainty=float(certainty), status=str(decl["status"]), when=when, fix=fix, references=tuple(references),
+            description=str(decl.get("description", "")), for_var=for_var, for_collection=for_collection,
+            applies_to=applies_to, then=tuple(then), tests=tests,
+            signatures=tuple(str(s) for s in (decl.get("signatures") or {})), origin=origin, location=decl.location,
+            overrides=bool(overrides))
+
+    def tests(self, decl: LocatedMap, source: SourceText) -> tuple[RuleTest, ...]:
+        raw = decl.get("tests", [])
+        if not isinstance(raw, LocatedList):
+            if raw:
+                self.problems.append(source.problem(decl.value_location("tests"), "'tests' must be a list"))
+            return ()
+        tests: list[RuleTest] = []
+        for index, item in enumerate(raw):
+            location = raw.item_location(index)
+            if not isinstance(item, LocatedMap):
+                self.problems.append(source.problem(location, "a rule test must be a mapping"))
+                continue
+            self.problems += unknown_keys(source, item, _TEST_KEYS, "rule test")
+            expect = item.get("expect")
+            if expect not in ("fire", "quiet"):
+                self.problems.append(source.problem(item.value_location("expect") if "expect" in item else location,
+                                                    "a rule test needs 'expect: fire' or 'expect: quiet'"))
+                continue
+            log = item.get("log")
+            if log is not None and not isinstance(log, str):
+                self.problems.append(source.problem(item.value_location("log"), "'log' must be a string"))
+                continue
+            facts = item.get("facts", {})
+            if not isinstance(facts, Mapping):
+                self.problems.append(source.problem(item.value_location("facts"), "'facts' must map fact names to values"))
+                continue
+            for name, value in facts.items():
+                error = self.vocabulary.check_value(name, _plain(value))
+                if error:
+                    where = facts.key_location(name) if isinstance(facts, LocatedMap) else location
+                    self.problems.append(source.problem(where, f"rule test: {error}"))
+            if log is None and not facts:
+                self.problems.append(source.problem(location, "a rule test needs a 'log' and/or 'facts'"))
+            tests.append(RuleTest(str(item.get("name", f"test {index + 1}")), str(expect), log,
+                                  {k: _plain(v) for k, v in facts.items()}, location))
+        return tuple(tests)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def stratify(rules: list[Rule]) -> tuple[list[Rule], list[list[Rule]]]:
+    """Order rules so that a rule runs after every rule whose derived facts it reads.
+
+    Returns (ordered rules, cycles); each cycle lists rules that depend on each other through derived facts.
+    Rules that do not depend on each other keep their load order, so evaluation is deterministic.
+    """
+    writers: dict[str, list[int]] = {}
+    for index, rule in enumerate(rules):
+        for name in rule.facts_written:
+            writers.setdefault(name, []).append(index)
+    depends = {index: sorted({w for name in rule.facts_read for w in writers.get(name, []) if w != index})
+               for index, rule in enumerate(rules)}
+    state: dict[int, int] = {}  # 1 = visiting, 2 = done
+    order: list[int] = []
+    cycles: list[list[Rule]] = []
+
+    def visit(index: int, path: list[int]) -> None:
+        if state.get(index) == 2:
+            return
+        if state.get(index) == 1:
+            cycle = path[path.index(index):]
+            cycles.append([rules[i] for i in cycle])
+            return
+        state[index] = 1
+        for dependency in depends[index]:
+            visit(dependency, path + [index])
+        state[index] = 2
+        order.append(index)
+
+    for index in range(len(rules)):
+        visit(index, [])
+    self_cycles = [[rule] for rule in rules if rule.facts_written & rule.facts_read]
+    return [rules[i] for i in order], cycles + self_cycles
+
+
+def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True,
+                   builtin_dir: Path | None = None, vocabulary_dir: Path | None = None) -> RulePack:
+    """Load and check the built-in rules plus site folders; raises RuleLoadError with every problem."""
+    loader = _Loader()
+    rule_dir = builtin_dir or builtin_rules_dir()
+    vocab_dir = vocabulary_dir or builtin_vocabulary_dir()
+    site = [Path(d) for d in site_dirs]
+    for folder in site:
+        if not folder.is_dir():
+            loader.problems.append(RuleProblem(Location(str(folder), 1, 1), "site rule folder does not exist"))
+    site = [folder for folder in site if folder.is_dir()]
+    vocab_files = sorted(vocab_dir.glob("*.yaml"))
+    for folder in site:
+        vocab_files += sorted(folder.rglob("*" + VOCABULARY_SUFFIX))
+    loader.load_vocabulary(vocab_files)
+    catalog_path = rule_dir / CATALOG_FILE
+    read = loader.read(catalog_path)
+    if read is not None:
+        loader.problems += loader.catalog.add_phase_groups(read[0], read[1], "builtin")
+    files: list[tuple[Path, str]] = [(path, "builtin") for path in (_rule_files(rule_dir) if builtin else [])]
+    for folder in site:
+        files += [(path, str(folder)) for path in _rule_files(folder)]
+    parsed: list[tuple[LocatedMap, SourceText, str]] = []
+    for path, origin in files:
+        result = loader.read(path)
+        if result is None:
+            continue
+        data, source = result
+        loader.problems += unknown_keys(source, data, _FILE_KEYS, "rule file")
+        causes = data.get("causes")
+        if causes is not None:
+            if origin == "builtin":
+                loader.problems.append(source.problem(data.key_location("causes"), "built-in causes belong in rules/causes.yaml"))
+            elif isinstance(causes, LocatedMap):
+                loader.problems += loader.catalog.add_phase_groups(causes, source, origin)
+            else:
+                loader.problems.append(source.problem(data.value_location("causes"), "'causes' must map phases to {cause id: description}"))
+        signatures = data.get("signatures") or {}
+        if not isinstance(signatures, LocatedMap):
+            loader.problems.append(source.problem(data.value_location("signatures"), "'signatures' must be a mapping"))
+        else:
+            for sig_id, decl in signatures.items():
+                loader.signature(sig_id, decl, source, signatures.key_location(sig_id))
+        parsed.append((data, source, origin))
+    # Inline signatures of rules must be declared before any condition is compiled.
+    for data, source, _ in parsed:
+        for decl in data.get("rules") or []:
+            if isinstance(decl, LocatedMap) and isinstance(decl.get("signatures"), LocatedMap):
+                for sig_id, sig_decl in decl["signatures"].items():
+                    loader.signature(sig_id, sig_decl, source, decl["signatures"].key_location(sig_id))
+    builtin_rules: dict[str, Rule] = {}
+    site_rules: list[Rule] = []
+    disabled: dict[str, str] = {}
+    disable_requests: list[tuple[str, SourceText, Location]] = []
+    seen: dict[str, Location] = {}
+    for data, source, origin in parsed:
+        rules = data.get("rules") or []
+        if not isinstance(rules, LocatedList):
+            loader.problems.append(source.problem(data.value_location("rules"), "'rules' must be a list"))
+            rules = LocatedList()
+        for index, decl in enumerate(rules):
+            rule = loader.rule(decl, source, rules.item_location(index), origin)
+            if rule is None:
+                continue
+            if rule.id in seen and not (origin != "builtin" and rule.overrides and rule.id in builtin_rules):
+                loader.problems.append(source.problem(rule.location or rules.item_location(index),
+                                                      f"duplicate rule id '{rule.id}' (first at {seen[rule.id]})"
+                                                      + (": a site rule must say 'overrides: true' to replace a built-in rule" if origin != "builtin" and rule.id in builtin_rules else "")))
+                continue
+            if rule.overrides and (origin == "builtin" or rule.id not in builtin_rules):
+                loader.problems.append(source.problem(rule.location or rules.item_location(index),
+                                                      f"rule '{rule.id}' says 'overrides: true' but there is no built-in rule '{rule.id}' to override"))
+                continue
+            seen.setdefault(rule.id, rule.location or rules.item_location(index))
+            if origin == "builtin":
+                builtin_rules[rule.id] = rule
+            else:
+                site_rules.append(rule)
+        raw_disable = data.get("disable", [])
+        if raw_disable and (not isinstance(raw_disable, LocatedList) or not all(isinstance(x, str) for x in raw_disable)):
+            loader.problems.append(source.problem(data.value_location("disable"), "'disable' must be a list of rule ids"))
+        elif isinstance(raw_disable, LocatedList):
+            for index, rule_id in enumerate(raw_disable):
+                disable_requests.append((rule_id, source, raw_disable.item_location(index)))
+    for rule in site_rules:
+        if rule.overrides:
+            builtin_rules.pop(rule.id, None)
+    all_rules = list(builtin_rules.values()) + site_rules
+    known_ids = {rule.id for rule in all_rules}
+    for rule_id, source, location in disable_requests:
+        if rule_id not in known_ids:
+            hint = loader.vocabulary.suggest(rule_id, sorted(known_ids))
+            loader.problems.append(source.problem(location, f"cannot disable unknown rule '{rule_id}'" + (f" (did you mean '{hint}'?)" if hint else "")))
+        else:
+            disabled[rule_id] = source.path
+    active = [rule for rule in all_rules if rule.id not in disabled and rule.status != "deprecated"]
+    deprecated = [rule for rule in all_rules if rule.status == "deprecated"]
+    ordered, cycles = stratify(active)
+    for cycle in cycles:
+        names = " -> ".join(rule.id for rule in cycle)
+        first = cycle[0]
+        loader.problems.append(RuleProblem(first.location or Location("?", 1, 1),
+                                           f"derived facts form a cycle between rules: {names}"))
+    if loader.problems:
+        raise RuleLoadError(loader.problems)
+    return RulePack(
+        rules=ordered, signatures=SignatureSet(sorted(loader.signatures.values(), key=lambda s: s.id)),
+        vocabulary=loader.vocabulary, catalog=loader.catalog,
+        sources=[str(rule_dir)] + [str(folder) for folder in site], disabled=disabled, deprecated=deprecated,
+        version=loader.digest.hexdigest()[:12])
+
+
+def load_default_pack(extra_dirs: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None) -> RulePack:
+    return load_rule_pack(site_rule_dirs(extra_dirs, environ))
+

@@ -1,0 +1,76 @@
+"""The rule model: what a loaded, checked rule is (the YAML format is described in docs/rule-format.md).
+
+A rule concludes a root cause (an id of the cause catalog) when its condition holds, with a base
+certainty, and may assert derived facts for other rules. Rules are data: this module holds no logic
+beyond small properties.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .conditions import Condition, FactRef
+from .errors import Location
+from .versions import VersionRange
+
+PHASES = ("environment", "data", "training", "inference")
+SEVERITIES = ("error", "warning", "info")
+STATUSES = ("experimental", "stable", "deprecated")
+# applies_to keys and the version facts they are checked against
+VERSIONED_PACKAGES: Mapping[str, str] = {"nnunetv2": "nnunet.version", "torch": "torch.version",
+                                         "python": "python.version"}
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    """A test shipped with a rule: an input and whether the rule must fire on it."""
+
+    name: str
+    expect: str  # "fire" | "quiet"
+    log: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class DerivedFact:
+    name: str
+    expression: Condition
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    cause: str | None
+    phase: str
+    severity: str
+    certainty: float
+    status: str
+    when: Condition
+    fix: str
+    references: tuple[str, ...] = ()
+    description: str = ""
+    for_var: str | None = None
+    for_collection: FactRef | None = None
+    applies_to: Mapping[str, VersionRange] = field(default_factory=dict)
+    then: tuple[DerivedFact, ...] = ()
+    tests: tuple[RuleTest, ...] = ()
+    signatures: tuple[str, ...] = ()
+    origin: str = "builtin"
+    location: Location | None = None
+    overrides: bool = False
+
+    @property
+    def facts_read(self) -> frozenset[str]:
+        names = set(self.when.facts_read)
+        if self.for_collection is not None:
+            names.add(self.for_collection.name)
+        for derived in self.then:
+            names |= derived.expression.facts_read
+        names |= {VERSIONED_PACKAGES[package] for package in self.applies_to}
+        return frozenset(names)
+
+    @property
+    def facts_written(self) -> frozenset[str]:
+        return frozenset(derived.name for derived in self.then)

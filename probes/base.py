@@ -1,0 +1,73 @@
+"""What a probe is: a small module that establishes facts from one source and never decides anything.
+
+A probe gets a :class:`ProbeContext` (the inputs named on the command line, whether the machine itself
+may be looked at, the rule pack's signatures) and writes facts into a :class:`FactSink`, which checks each
+name and value against the vocabulary. A probe that cannot establish a fact leaves it out, or records an
+explicit unknown with the reason; it never writes ``False`` for "could not tell".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Protocol
+
+from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
+from nnunet_doctor.engine.signatures import SignatureSet
+from nnunet_doctor.engine.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """A log named on the command line: a path (file, .gz, folder) or text already read (``-``)."""
+
+    name: str
+    path: Path | None = None
+    text: str | None = None
+
+
+@dataclass
+class ProbeContext:
+    vocabulary: Vocabulary
+    signatures: SignatureSet = field(default_factory=SignatureSet)
+    logs: list[LogSource] = field(default_factory=list)
+    dataset: str | None = None
+    results: Path | None = None
+    offline: bool = False
+    environ: Mapping[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class FactSink:
+    """Collects the facts of one probe, checking names and types against the vocabulary."""
+
+    def __init__(self, vocabulary: Vocabulary, probe: str):
+        self.vocabulary = vocabulary
+        self.probe = probe
+        self.facts: list[Fact] = []
+        self.problems: list[str] = []
+
+    def add(self, name: str, value: Any, provenance: Provenance | None = None, **where: Any) -> None:
+        """Record a fact. ``where`` may give ``file``, ``lines`` and ``detail`` for the provenance."""
+        error = self.vocabulary.check_value(name, value)
+        if error:
+            self.problems.append(error)
+            return
+        if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
+            value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
+        self.facts.append(Fact(name, value, provenance or Provenance(self.probe, **where)))
+
+    def unknown(self, name: str, reason: str) -> None:
+        """Record that ``name`` could not be established, and why."""
+        if name not in self.vocabulary:
+            self.problems.append(f"fact '{name}' is not in the vocabulary")
+            return
+        self.facts.append(Fact(name, Unknown(reason), Provenance(self.probe, detail=reason)))
+
+
+class Probe(Protocol):
+    name: ClassVar[str]
+    #: which inputs make the probe run: "log", "dataset", "results", "machine" (this machine, not --offline)
+    needs: ClassVar[str]
+    description: ClassVar[str]
+
+    def collect(self, context: ProbeContext, sink: FactSink) -> None: ...
