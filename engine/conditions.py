@@ -17,7 +17,6 @@ evaluates Python: there is no attribute access beyond declared fact fields.
 """
 from __future__ import annotations
 
-import ast as _pyast
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -186,8 +185,8 @@ def _describe_unexpected(exc: UnexpectedInput, text: str) -> str:
         token = exc.token
         if token.type == "$END":
             return "condition ends too early"
-        expected = sorted(_friendly(name) for name in exc.expected if not name.startswith("__"))
-        hint = f" (expected {', '.join(expected[:6])})" if expected else ""
+        expected = sorted({_friendly(name) for name in exc.expected if not name.startswith("__")})
+        hint = f" (expected {', '.join(expected)})" if expected else ""
         return f"unexpected {token.value!r}{hint}"
     return "syntax error"
 
@@ -195,7 +194,11 @@ def _describe_unexpected(exc: UnexpectedInput, text: str) -> str:
 def _friendly(terminal: str) -> str:
     names = {"RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "COMMA": "','", "COLON": "':'",
              "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "COMP_OP": "a comparison",
-             "AND": "'and'", "OR": "'or'", "NOT": "'not'", "IN": "'in'", "BINDER": "'<name> in'", "INT": "an index"}
+             "AND": "'and'", "OR": "'or'", "NOT": "'not'", "IN": "'in'", "BINDER": "'<name> in'", "INT": "an index",
+             "AGG": "count/sum/min/max/avg", "QUANT": "any/all", "MINUS": "'-'", "ADD_OP": "'+'/'-'",
+             "MUL_OP": "'*'/'/'/'%'", "CONTAINS": "'contains'", "MATCHES": "'matches'", "EXISTS": "'exists'",
+             "UNKNOWN": "'unknown'", "TRUE": "'true'", "FALSE": "'false'", "NULL": "'null'", "_DOT": "'.'",
+             "$END": "the end"}
     return names.get(terminal, terminal.lower())
 
 
@@ -298,13 +301,12 @@ class _Compiler:
         self.problem(tree, f"unsupported expression '{kind}'")  # pragma: no cover
         return Literal(span, None)
 
-    def string(self, token: Token) -> str:
-        try:
-            value = _pyast.literal_eval(str(token))
-        except (ValueError, SyntaxError):
-            self.problem(token, f"invalid string literal {token}")
-            return ""
-        return str(value)
+    @staticmethod
+    def string(token: Token) -> str:
+        """Strings are raw, so regular expressions read as written: only \\' (or \\") escapes the quote."""
+        text = str(token)
+        quote = text[0]
+        return text[1:-1].replace("\\" + quote, quote)
 
     def collection(self, tree: Tree, scope: Mapping[str, FactSpec]) -> FactRef | None:
         node = self.ref(tree, scope)

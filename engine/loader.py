@@ -431,8 +431,10 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
                 loader.problems += loader.catalog.add_phase_groups(causes, source, origin)
             else:
                 loader.problems.append(source.problem(data.value_location("causes"), "'causes' must map phases to {cause id: description}"))
-        signatures = data.get("signatures") or {}
-        if not isinstance(signatures, LocatedMap):
+        signatures = data.get("signatures")
+        if signatures is None:
+            pass
+        elif not isinstance(signatures, LocatedMap):
             loader.problems.append(source.problem(data.value_location("signatures"), "'signatures' must be a mapping"))
         else:
             for sig_id, decl in signatures.items():
@@ -450,8 +452,10 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
     disable_requests: list[tuple[str, SourceText, Location]] = []
     seen: dict[str, Location] = {}
     for data, source, origin in parsed:
-        rules = data.get("rules") or []
-        if not isinstance(rules, LocatedList):
+        rules = data.get("rules")
+        if rules is None:
+            rules = LocatedList()
+        elif not isinstance(rules, LocatedList):
             loader.problems.append(source.problem(data.value_location("rules"), "'rules' must be a list"))
             rules = LocatedList()
         for index, decl in enumerate(rules):
