@@ -70,6 +70,10 @@ def _write(text: str, output: Path | None) -> None:
               help="A log to read (repeatable): console output, a training_log_*.txt; '-' reads standard input.")
 @click.option("--dataset", metavar="ID|NAME|PATH", help="The nnU-Net dataset to check (e.g. 3, Dataset003_Liver, or a path).")
 @click.option("--results", type=click.Path(path_type=Path), help="A trained-model folder to check (nnUNet_results/...).")
+@click.option("--quick", is_flag=True, help="Dataset: check names, dataset.json and image headers only (no voxel reads).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Dataset: processes reading images (0: one per CPU core).")
+@click.option("--no-cache", is_flag=True, help="Dataset: measure every file again instead of reusing unchanged ones.")
 @click.option("--offline", is_flag=True,
               help="Do not probe this machine (environment, packages, GPU): for support staff reading a user's log.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
@@ -81,7 +85,8 @@ def _write(text: str, output: Path | None) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Evidence and fix for every cause.")
 @click.version_option(__version__, prog_name="nnunet-doctor")
 @click.pass_context
-def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results: Path | None, offline: bool,
+def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results: Path | None, quick: bool,
+         jobs: int, no_cache: bool, offline: bool,
          fmt: str, output: Path | None, rule_dirs: tuple[Path, ...], top: int | None, explain: bool,
          verbose: bool) -> None:
     """Diagnose a failed nnU-Net v2 run: ranked root causes, their evidence, and the fix.
@@ -101,7 +106,8 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         _check_log_paths(logs)
         texts = {"<stdin>": _read_stdin()} if "-" in logs else {}
         request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
-                                   results=results, offline=offline, rule_dirs=list(rule_dirs))
+                                   results=results, offline=offline, rule_dirs=list(rule_dirs),
+                                   options={"quick": quick, "jobs": jobs, "cache": not no_cache})
         result = run_diagnosis(request)
         report = build_report(result, top)
         _write(render(report, fmt, color=_use_color(fmt, output), verbose=verbose, explain=explain), output)

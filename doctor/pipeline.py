@@ -31,6 +31,7 @@ class DiagnosisRequest:
     environ: Mapping[str, str] | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # extra facts given directly (tests, bundles)
     probes: set[str] | None = None  # run only these probes (None: all that apply)
+    options: dict[str, Any] = field(default_factory=dict)  # probe options: quick, jobs, cache
 
 
 @dataclass
@@ -65,9 +66,13 @@ def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> Di
     pack = pack or load_pack(request.rule_dirs, environ)
     sources = [LogSource(name, text=text) for name, text in request.log_texts.items()]
     sources += [LogSource(path, Path(path)) for path in request.logs if path != "-"]
+    if request.results is not None:
+        from nnunet_doctor.probes.dataset.results import training_logs
+
+        sources += [LogSource(str(path), path) for path in training_logs(request.results)]
     context = ProbeContext(
         vocabulary=pack.vocabulary, signatures=pack.signatures, logs=sources, dataset=request.dataset,
-        results=request.results, offline=request.offline, environ=environ)
+        results=request.results, offline=request.offline, environ=environ, options=dict(request.options))
     facts, findings, reports = run_probes(context, PROBES, request.probes)
     base = FactBase()
     for fact in facts:

@@ -29,6 +29,9 @@ class ProbeEntry:
 PROBES: tuple[ProbeEntry, ...] = (
     ProbeEntry("log", "log:LogProbe", "log"),
     ProbeEntry("environment", "environment:EnvironmentProbe", "machine"),
+    ProbeEntry("dataset", "dataset:DatasetProbe", "dataset"),
+    ProbeEntry("preprocessed", "dataset.preprocessed:PreprocessedProbe", "dataset"),
+    ProbeEntry("results", "dataset.results:ResultsProbe", "results"),
 )
 
 SLOW_PROBE_SECONDS = 5.0

@@ -1,0 +1,156 @@
+"""The dataset probe: everything about the raw dataset named with ``--dataset``, in one pass, never writing to it.
+
+Input: ``--dataset 3`` (or ``003``, ``Dataset003_Liver``, a path) with ``nnUNet_raw`` pointing at a folder that
+holds ``Dataset003_Liver/{dataset.json, imagesTr/, labelsTr/, imagesTs/}``. Output: ``dataset.lookup`` (how the
+name resolved), ``dataset_json.*`` (every problem of dataset.json), ``dataset.layout`` and ``dataset.file_issues``
+(naming grammar, stray files), ``dataset.cases`` (per case: channels, geometry from headers, label values, NaNs,
+foreground), ``dataset.test_cases`` and dataset-wide summaries.
+
+Options (``ProbeContext.options``): ``quick`` (headers, names and dataset.json only: no voxel is read), ``jobs``
+(worker processes; 0 = one per core), ``cache`` (False: measure everything again).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from nnunet_doctor.engine.facts import Provenance, Record
+
+from ..base import FactSink, ProbeContext
+from .cache import CaseCache
+from .cases import describe, task_key
+from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
+from .layout import TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS, Layout, guess_file_ending, read_layout
+from .locate import DatasetLocation, locate
+from .measure import CaseTask
+from .scan import measure_all
+
+
+def located(context: ProbeContext) -> DatasetLocation:
+    """The dataset's folders, resolved once per diagnosis and shared by the dataset, preprocessed and results probes."""
+    cached = context.options.get("_dataset_location")
+    if not isinstance(cached, DatasetLocation):
+        cached = locate(str(context.dataset), context.environ)
+        context.options["_dataset_location"] = cached
+    return cached
+
+
+@dataclass
+class RawDataset:
+    folder: Path
+    info: DatasetJson
+    layout: Layout
+    json_present: bool
+    json_error: str | None = None
+
+
+def raw_dataset(context: ProbeContext) -> RawDataset | None:
+    """dataset.json and the file listing of the raw folder, read once per diagnosis (None: no raw folder)."""
+    where = located(context)
+    if where.raw is None:
+        return None
+    cached = context.options.get("_raw_dataset")
+    if isinstance(cached, RawDataset):
+        return cached
+    path = where.raw / "dataset.json"
+    info, error = DatasetJson(), None
+    if path.is_file():
+        try:
+            info = parse_dataset_json(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            error = f"cannot read dataset.json: {exc}"
+    file_ending = info.file_ending or guess_file_ending(where.raw)
+    layout = read_layout(where.raw, file_ending, info.channel_count, info.file_list)
+    raw = RawDataset(where.raw, info, layout, path.is_file(), error)
+    context.options["_raw_dataset"] = raw
+    return raw
+
+
+class DatasetProbe:
+    name: ClassVar[str] = "dataset"
+    needs: ClassVar[str] = "dataset"
+    description: ClassVar[str] = "checks the raw dataset: dataset.json, file names, image geometry, label values, NaNs"
+
+    def collect(self, context: ProbeContext, sink: FactSink) -> None:
+        where = located(context)
+        sink.add("dataset.lookup", where.as_fields(), detail=f"--dataset {where.query}")
+        if where.name:
+            sink.add("dataset.name", where.name)
+        if where.dataset_id is not None:
+            sink.add("dataset.id", where.dataset_id)
+        raw = raw_dataset(context)
+        if raw is None:
+            reason = "the raw dataset folder was not found" if where.status != "found" else (
+                "the dataset has no folder in nnUNet_raw (only preprocessed data or results)")
+            for name in ("dataset.layout", "dataset.cases", "dataset_json.present"):
+                sink.unknown(name, reason)
+            return
+        sink.add("dataset.raw_folder", str(raw.folder))
+        _dataset_json_facts(raw, sink)
+        layout = raw.layout
+        _layout_facts(layout, sink)
+        voxels = not context.options.get("quick", False)
+        tasks = {task_key("train", case): CaseTask(str(raw.folder), tuple(case.images), case.label, voxels)
+                 for case in layout.cases}
+        tasks.update({task_key("test", case): CaseTask(str(raw.folder), tuple(case.images), None, False)
+                      for case in layout.test_cases})
+        cache = CaseCache.open(raw.folder, context.environ) if context.options.get("cache", True) else None
+        measured = measure_all(tasks, layout.stats, int(context.options.get("jobs", 1)), cache,
+                               "checking cases" if voxels else "reading headers")
+        facts = describe(layout, raw.info, measured)
+        sink.add("dataset.voxels_checked", voxels)
+        sink.add("dataset.file_issues", [Record(issue.as_fields(), Provenance("dataset", f"{issue.folder}/{issue.file}"))
+                                         for issue in layout.issues + facts.issues])
+        sink.add("dataset.cases", [_record(fields, TRAIN_IMAGES) for fields in facts.cases])
+        sink.add("dataset.test_cases", [_record(fields, TEST_IMAGES) for fields in facts.test_cases])
+        for name, value in (("dataset.orientation", facts.orientation), ("dataset.spacing_median", facts.spacing_median),
+                            ("dataset.shape_median", facts.shape_median), ("dataset.anisotropy", facts.anisotropy),
+                            ("dataset.classes", facts.classes)):
+            if value is not None:
+                sink.add(name, value)
+
+
+def _record(fields: dict[str, Any], folder: str) -> Record:
+    """A case record whose provenance names its first file, so evidence points at something one can open."""
+    first = fields["images"][0] if fields.get("images") else None
+    return Record(fields, Provenance("dataset", f"{folder}/{first}" if first else folder))
+
+
+def _dataset_json_facts(raw: RawDataset, sink: FactSink) -> None:
+    sink.add("dataset_json.present", raw.json_present)
+    if not raw.json_present:
+        return
+    info = raw.info
+    where = Provenance("dataset", "dataset.json")
+    problems = [problem.as_fields() for problem in info.problems]
+    if raw.json_error:
+        problems.append({"kind": "syntax", "key": "", "message": raw.json_error})
+    sink.add("dataset_json.problems", problems, where)
+    if info.file_ending is not None:
+        sink.add("dataset_json.file_ending", info.file_ending, where)
+    if info.num_training is not None:
+        sink.add("dataset_json.num_training", info.num_training, where)
+    if info.channel_names:
+        sink.add("dataset_json.channel_count", len(info.channel_names), where)
+        sink.add("dataset_json.channels", [{"index": index, "name": name, "normalization": normalization_for(name)}
+                                           for index, name in info.channel_names.items()], where)
+    if info.labels:
+        sink.add("dataset_json.labels", [{"name": label.name, "value": label.values[0], "values": list(label.values),
+                                          "kind": label.kind} for label in info.labels], where)
+        sink.add("dataset_json.has_regions", info.has_regions, where)
+    if info.expected_labels is not None:
+        sink.add("dataset_json.expected_labels", info.expected_labels, where)
+    if info.ignore_label is not None:
+        sink.add("dataset_json.ignore_label", info.ignore_label, where)
+
+
+def _layout_facts(layout: Layout, sink: FactSink) -> None:
+    sink.add("dataset.layout", {
+        "dataset_json": (layout.folder / "dataset.json").is_file(), "images_tr": layout.has(TRAIN_IMAGES),
+        "labels_tr": layout.has(TRAIN_LABELS), "images_ts": layout.has(TEST_IMAGES), "file_list": layout.file_list,
+        "subfolders": layout.subfolders, "misnamed": layout.misnamed, "nested": layout.nested})
+    sink.add("dataset.case_count", layout.nnunet_case_count)
+    sink.add("dataset.label_count", layout.label_count)
+    sink.add("dataset.test_case_count", len(layout.test_cases))
+    sink.add("dataset.file_endings", layout.endings)

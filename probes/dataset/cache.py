@@ -1,0 +1,80 @@
+"""A cache of case measurements, keyed by each file's path, size and modification time.
+
+It lives in the user's cache folder (``$NNUNET_DOCTOR_CACHE``, else ``$XDG_CACHE_HOME/nnunet-doctor``, else
+``~/.cache/nnunet-doctor``), one JSON file per dataset folder -- never inside the dataset. A measurement is
+reused only while every file it was made from has the same size and modification time, so an edited label is
+measured again. Writing is atomic (a temporary file renamed over the old one); a cache that cannot be read or
+written is simply not used.
+
+>>> import tempfile, pathlib
+>>> cache = CaseCache.open(pathlib.Path("/data/raw/Dataset003_Liver"), {"NNUNET_DOCTOR_CACHE": tempfile.mkdtemp()})
+>>> cache.put("train/case_0", [("imagesTr/case_0_0000.nii.gz", 1024, 17)], {"headers": {}})
+>>> cache.get("train/case_0", [("imagesTr/case_0_0000.nii.gz", 1024, 17)])
+{'headers': {}}
+>>> cache.get("train/case_0", [("imagesTr/case_0_0000.nii.gz", 1025, 17)]) is None
+True
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+FORMAT = 1
+FileKey = tuple[str, int, int]  # path relative to the dataset folder, size, mtime in ns
+
+
+def cache_folder(environ: Mapping[str, str]) -> Path:
+    if environ.get("NNUNET_DOCTOR_CACHE"):
+        return Path(environ["NNUNET_DOCTOR_CACHE"])
+    if environ.get("XDG_CACHE_HOME"):
+        return Path(environ["XDG_CACHE_HOME"]) / "nnunet-doctor"
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / ".cache" / "nnunet-doctor"
+
+
+class CaseCache:
+    def __init__(self, path: Path, dataset: Path, entries: dict[str, Any]):
+        self.path = path
+        self.dataset = dataset
+        self.entries = entries
+        self.changed = False
+
+    @classmethod
+    def open(cls, dataset: Path, environ: Mapping[str, str]) -> "CaseCache":
+        dataset = dataset.resolve()
+        name = hashlib.sha256(str(dataset).encode()).hexdigest()[:24] + ".json"
+        path = cache_folder(environ) / name
+        entries: dict[str, Any] = {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") == FORMAT and data.get("dataset") == str(dataset):
+                entries = dict(data.get("cases", {}))
+        except (OSError, ValueError, AttributeError):
+            pass
+        return cls(path, dataset, entries)
+
+    def get(self, key: str, files: Sequence[FileKey]) -> dict[str, Any] | None:
+        entry = self.entries.get(key)
+        if entry is None or [tuple(f) for f in entry["files"]] != [tuple(f) for f in files]:
+            return None
+        return dict(entry["result"])
+
+    def put(self, key: str, files: Sequence[FileKey], result: dict[str, Any]) -> None:
+        self.entries[key] = {"files": [list(f) for f in files], "result": result}
+        self.changed = True
+
+    def save(self) -> None:
+        if not self.changed or self.path.resolve().is_relative_to(self.dataset):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps({"format": FORMAT, "dataset": str(self.dataset), "cases": self.entries}),
+                                 encoding="utf-8")
+            os.replace(temporary, self.path)
+            self.changed = False
+        except OSError:
+            pass

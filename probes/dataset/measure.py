@@ -1,0 +1,147 @@
+"""Measuring one case: the header of each of its files and, when asked, what its voxels hold.
+
+This is the expensive part of a dataset check, so it runs case by case in worker processes and its results
+are cached (:mod:`.cache`). It measures and never judges: which label values are unexpected or which
+geometry differs is decided later against dataset.json (:mod:`.cases`), so a cached measurement stays valid
+when only dataset.json changes.
+
+Voxels are read so that NaNs are seen: NIfTI through nibabel (SimpleITK 2.5 reads NIfTI NaNs as 0, which is
+why nnU-Net's own NaN check never fires on ``.nii.gz``), other formats through SimpleITK.
+
+>>> import numpy as np, SimpleITK as sitk, tempfile, os
+>>> folder = tempfile.mkdtemp(); os.makedirs(f"{folder}/imagesTr"); os.makedirs(f"{folder}/labelsTr")
+>>> image = np.full((4, 4, 4), 100.0, np.float32); image[0, 0, 0] = np.nan
+>>> sitk.WriteImage(sitk.GetImageFromArray(image), f"{folder}/imagesTr/a_0000.nii.gz")
+>>> label = np.zeros((4, 4, 4), np.uint8); label[1:3, 1:3, 1:3] = 255
+>>> sitk.WriteImage(sitk.GetImageFromArray(label), f"{folder}/labelsTr/a.nii.gz")
+>>> result = measure_case(CaseTask(folder, ("imagesTr/a_0000.nii.gz",), "labelsTr/a.nii.gz", True))
+>>> result["voxels"]["label"]["counts"], result["voxels"]["channels"][0]["nonfinite"]
+({'0': 56, '255': 8}, 1)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .headers import HeaderError, read_geometry
+
+_SAMPLE = 100_000  # voxels per channel used for intensity percentiles
+_MAX_VALUES = 64  # distinct label values kept (a float "label" can have millions)
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    folder: str
+    images: tuple[str, ...]  # channel files, relative to folder
+    label: str | None
+    voxels: bool
+
+
+def measure_case(task: CaseTask) -> dict[str, Any]:
+    """{"headers": {file: geometry | {"error": ...}}, "voxels": {...} | None}; never raises for a bad file."""
+    headers: dict[str, Any] = {}
+    for rel in task.images + ((task.label,) if task.label else ()):
+        try:
+            headers[rel] = read_geometry(os.path.join(task.folder, rel)).to_json()
+        except HeaderError as exc:
+            headers[rel] = {"error": str(exc)}
+    voxels = _voxels(task, headers) if task.voxels else None
+    return {"headers": headers, "voxels": voxels}
+
+
+def _read_array(path: str) -> Any:
+    import numpy as np
+
+    if path.lower().endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        return np.asanyarray(nib.load(path).dataobj)
+    import SimpleITK as sitk
+
+    return sitk.GetArrayFromImage(sitk.ReadImage(path))
+
+
+def _voxels(task: CaseTask, headers: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    arrays: dict[str, Any] = {}
+    for rel in task.images + ((task.label,) if task.label else ()):
+        if "error" in headers[rel]:
+            continue
+        try:
+            arrays[rel] = _read_array(os.path.join(task.folder, rel))
+        except Exception as exc:  # any reader failure is a finding about that file
+            errors[rel] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    label = arrays.get(task.label) if task.label else None
+    label_stats, label_int = _label_stats(label) if label is not None else (None, None)
+    channels = []
+    for rel in task.images:
+        image = arrays.get(rel)
+        channels.append(None if image is None else _channel_stats(image, label_int))
+    return {"errors": errors, "label": label_stats, "channels": channels}
+
+
+def _flat_pair(a: Any, b: Any | None) -> tuple[Any, Any | None]:
+    """Both arrays flattened in the same element order, without copying where their layouts agree."""
+    if b is None:
+        return a.ravel(order="K"), None
+    same = a.flags.f_contiguous == b.flags.f_contiguous and a.flags.c_contiguous == b.flags.c_contiguous
+    order = "K" if same else "C"
+    return a.ravel(order=order), b.ravel(order=order)
+
+
+def _label_stats(label: Any) -> tuple[dict[str, Any], Any | None]:
+    """Distinct values with their voxel counts; the label as non-negative ints when it is one (else None)."""
+    import numpy as np
+
+    flat = label.ravel(order="K")
+    nonfinite = 0
+    is_float = False
+    if flat.dtype.kind == "f":
+        finite = np.isfinite(flat)
+        nonfinite = int(flat.size - np.count_nonzero(finite))
+        values = flat[finite] if nonfinite else flat
+        is_float = bool(np.any(values != np.rint(values)))
+    if flat.dtype.kind in "iub" or (flat.dtype.kind == "f" and not is_float and not nonfinite):
+        ints = flat if flat.dtype.kind in "iub" else flat.astype(np.int64)
+        low, high = (int(ints.min()), int(ints.max())) if ints.size else (0, 0)
+        if low >= 0 and high <= 65535:
+            counts = np.bincount(ints.astype(np.intp, copy=False) if ints.dtype.kind == "b" else ints)
+            present = np.flatnonzero(counts)
+            stats = {"counts": {str(int(v)): int(counts[v]) for v in present[:_MAX_VALUES]},
+                     "distinct": int(present.size), "total": int(flat.size), "float": False, "nonfinite": 0}
+            as_int = label if label.dtype.kind in "iu" else label.astype(np.int64)
+            return stats, as_int
+        uniques, counts = np.unique(ints, return_counts=True)
+    else:
+        uniques, counts = np.unique(flat[np.isfinite(flat)] if nonfinite else flat, return_counts=True)
+    keys = [repr(float(v)) if is_float else str(int(v)) for v in uniques[:_MAX_VALUES]]
+    return {"counts": dict(zip(keys, (int(c) for c in counts[:_MAX_VALUES]))), "distinct": int(uniques.size),
+            "total": int(flat.size), "float": is_float, "nonfinite": nonfinite}, None
+
+
+def _channel_stats(image: Any, label: Any | None) -> dict[str, Any]:
+    """Non-finite voxels, intensity percentiles on a sample, mean intensity per label value."""
+    import numpy as np
+
+    if label is not None and label.shape != image.shape:
+        label = None
+    flat, flat_label = _flat_pair(image, label)
+    nonfinite = 0
+    if flat.dtype.kind == "f":
+        nonfinite = int(flat.size - np.count_nonzero(np.isfinite(flat)))
+    sample = flat[::max(1, flat.size // _SAMPLE)].astype(np.float64)
+    if nonfinite:
+        sample = sample[np.isfinite(sample)]
+    stats: dict[str, Any] = {"nonfinite": nonfinite, "dtype": str(image.dtype)}
+    if sample.size:
+        p01, p50, p99 = (float(v) for v in np.percentile(sample, [1, 50, 99]))
+        stats.update(mean=float(sample.mean()), std=float(sample.std()), p01=p01, p50=p50, p99=p99)
+    if flat_label is not None and flat_label.size and int(flat_label.max()) < 1024:
+        weights = flat.astype(np.float64)
+        usable = np.isfinite(weights) if nonfinite else None
+        labels = flat_label if usable is None else flat_label[usable]
+        sums = np.bincount(labels, weights=weights if usable is None else weights[usable])
+        counts = np.bincount(labels)
+        stats["label_means"] = {str(v): float(sums[v] / counts[v]) for v in np.flatnonzero(counts)[:_MAX_VALUES]}
+    return stats
