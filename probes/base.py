@@ -52,9 +52,10 @@ class FactSink:
         if error:
             self.problems.append(error)
             return
+        provenance = provenance or Provenance(self.probe, **where)
         if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
             value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
-        self.facts.append(Fact(name, value, provenance or Provenance(self.probe, **where)))
+        self.facts.append(Fact(name, value, provenance))
 
     def unknown(self, name: str, reason: str) -> None:
         """Record that ``name`` could not be established, and why."""

@@ -164,7 +164,8 @@ def _case_record(case: CaseFiles, result: dict[str, Any], info: DatasetJson, for
         background = counts.get(0.0, 0) + (counts.get(float(info.ignore_label), 0) if info.ignore_label is not None else 0)
         top = max([0, *(info.expected_labels or [])])
         record.update(label_values=values, label_float=bool(label["float"]),
-                      unexpected_labels=[v for v in values if v not in expected] if expected is not None else None,
+                      unexpected_labels=[v for v in values if v not in expected and v == int(v)]
+                      if expected is not None else None,
                       foreground_fraction=(total - background - label["nonfinite"]) / total,
                       class_fractions=[counts.get(float(v), 0) / total for v in range(top + 1)])
         nonfinite += label["nonfinite"]

@@ -9,7 +9,7 @@ reported, not only the first one nnU-Net would stop at.
 >>> text += ' "numTraining": 4, "file_ending": "nii.gz"}'
 >>> info = parse_dataset_json(text)
 >>> [p.kind for p in info.problems]
-['labels_not_consecutive', 'channel_name_normalization', 'file_ending_no_dot']
+['channel_name_normalization', 'labels_not_consecutive', 'file_ending_no_dot']
 >>> info.expected_labels, info.file_ending
 ([0, 1, 3], 'nii.gz')
 """
@@ -242,6 +242,8 @@ def _read_labels(content: dict[str, Any], info: DatasetJson) -> None:
                                          expected=f"{len(regions)} entries"))
     expected = all_labels + ([info.ignore_label] if info.ignore_label is not None else [])
     info.expected_labels = expected
+    if any(p.kind == "ignore_not_highest" for p in info.problems):
+        expected = all_labels  # the ignore label is reported on its own
     gaps = [b for a, b in zip(expected, expected[1:]) if b - a != 1]
     if gaps or (expected and expected[0] != 0):
         info.problems.append(Problem("labels_not_consecutive", "labels", "label values must be consecutive integers "

@@ -114,11 +114,13 @@ def read_layout(folder: Path, file_ending: str | None, channel_count: int | None
         return layout
     grammar = file_ending if file_ending.startswith(".") else "." + file_ending
     sidecars = grammar.lower() in (".tif", ".tiff")  # Tiff3DIO reads spacing from <case>.json
-    images = _read_images(layout, TRAIN_IMAGES, grammar, channel_count, sidecars)
+    label_stems = {entry.name[:-len(grammar)] for entry in _entries(folder / TRAIN_LABELS)
+                   if entry.name.endswith(grammar) and not _hidden(entry.name)}
+    images = _read_images(layout, TRAIN_IMAGES, grammar, channel_count, sidecars, label_stems)
     layout.cases = images.cases
     layout.nnunet_case_count = len({name[:-(len(file_ending) + 5)] for name in images.nnunet_names(file_ending)})
     _read_labels(layout, grammar, images, sidecars)
-    layout.test_cases = _read_images(layout, TEST_IMAGES, grammar, channel_count, sidecars).cases
+    layout.test_cases = _read_images(layout, TEST_IMAGES, grammar, channel_count, sidecars, set()).cases
     layout.endings = sorted({ending_of(name.rsplit("/", 1)[-1]) for name in layout.stats
                              if name.startswith((TRAIN_IMAGES + "/", TRAIN_LABELS + "/"))})
     return layout
@@ -159,7 +161,10 @@ class _Images:
         return [name for name in self.names if name.endswith(file_ending)]
 
 
-def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | None, sidecars: bool) -> _Images:
+def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | None, sidecars: bool,
+                 label_stems: set[str]) -> _Images:
+    """Images by case. A name like case_0002.nii.gz parses as case 'case', channel 2 -- as nnU-Net parses it --
+    unless a label of that full name exists and the channel makes no sense: then it is an image without suffix."""
     channels: dict[str, dict[int, str]] = {}
     names: list[str] = []
     suffixless: dict[str, str] = {}
@@ -189,11 +194,15 @@ def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | No
             layout.issues.append(FileIssue(sub, name, "empty", "", "empty file (0 bytes)"))
         stem = name[:-len(grammar)]
         match = _CHANNEL.fullmatch(stem)
+        if match is not None and stem in label_stems and (match["case"] not in label_stems or (
+                channel_count is not None and int(match["channel"]) >= channel_count)):
+            match = None
         if match is None:
             suffixless[stem] = name
-            layout.issues.append(FileIssue(sub, name, "no_channel_suffix", name[:-(len(grammar) + 5)],
-                                           f"no channel suffix: nnU-Net reads it as case '{name[:-(len(grammar) + 5)]}'",
-                                           f"{stem}_0000{grammar}"))
+            parsed = name[:-(len(grammar) + 5)]
+            layout.issues.append(FileIssue(sub, name, "no_channel_suffix", parsed, f"no channel suffix: nnU-Net reads "
+                                           f"it as case '{parsed}'" + (f", so labelsTr/{stem}{grammar} matches no "
+                                           "image" if stem in label_stems else ""), f"{stem}_0000{grammar}"))
             continue
         channels.setdefault(match["case"], {})[int(match["channel"])] = rel
     cases = []
@@ -238,11 +247,7 @@ def _read_labels(layout: Layout, grammar: str, images: _Images, sidecars: bool) 
             layout.issues.append(FileIssue(TRAIN_LABELS, name, "label_named_like_image", match["case"],
                                            "a label named like an image (with a channel suffix)",
                                            f"{match['case']}{grammar}"))
-        elif case_id in images.suffixless:
-            layout.issues.append(FileIssue(TRAIN_LABELS, name, "label_without_image", case_id,
-                                           f"its image {images.suffixless[case_id]} has no channel suffix",
-                                           f"{TRAIN_IMAGES}/{case_id}_0000{grammar}"))
-        else:
+        elif case_id not in images.suffixless:  # an image without suffix is reported for itself
             layout.issues.append(FileIssue(TRAIN_LABELS, name, "label_without_image", case_id,
                                            "no image in imagesTr has this case name", f"{TRAIN_IMAGES}/{case_id}_0000{grammar}"))
 

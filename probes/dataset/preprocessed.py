@@ -67,13 +67,14 @@ class PreprocessedProbe:
                                   "configurations": p.get("configurations", []), "error": p.get("error")}
                                  for p in plans])
         folders, corrupt = _data_folders(folder, raw_cases)
-        sink.add("preprocessed.data_folders", folders)
+        sink.add("preprocessed.data_folders", [Record(f, Provenance("preprocessed", f["name"])) for f in folders])
         sink.add("preprocessed.corrupt", [Record(c, Provenance("preprocessed", f"{c['folder']}/{c['file']}"))
                                           for c in corrupt])
         complete = {f["name"] for f in folders if not f["missing_cases"] and not f["incomplete"] and f["cases"]}
         num_classes = len(copy.get("labels", {})) if isinstance(copy, dict) and isinstance(copy.get("labels"), dict) else (
             len(raw.info.labels) if raw else 3)
-        sink.add("plans.configurations", [record for p in plans for record in _configurations(p, complete, num_classes)])
+        sink.add("plans.configurations", [Record(record, Provenance("preprocessed", f"{record['plans']}.json"))
+                                          for p in plans for record in _configurations(p, complete, num_classes)])
         if raw is not None:
             sink.add("preprocessed.stale", [Record(s, Provenance("preprocessed", s["file"]))
                                             for s in _stale(folder, raw, copy)][:_MAX_LISTED])
@@ -92,7 +93,7 @@ def _iso(ns: int) -> str:
 
 def _splits(path: Path, raw_cases: list[str] | None) -> dict[str, Any]:
     if not path.is_file():
-        return {"present": False}
+        return {"present": False, "unknown_cases": []}
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
         folds = [fold for fold in content if isinstance(fold, dict) and "train" in fold and "val" in fold]

@@ -61,11 +61,15 @@ class ResultsProbe:
     description: ClassVar[str] = "checks trained models: folds, checkpoints, validation, npz exports"
 
     def collect(self, context: ProbeContext, sink: FactSink) -> None:
-        folder = Path(context.results) if context.results else located(context).results
+        where = None if context.results else located(context)
+        folder = Path(context.results) if context.results else where.results if where else None
         if folder is None:
-            reason = "nnUNet_results is not set" if not context.environ.get("nnUNet_results") else (
-                "the dataset has no folder in nnUNet_results (no model trained yet)")
-            sink.unknown("results.models", reason)
+            if where is not None and where.status == "found" and context.environ.get("nnUNet_results"):
+                sink.add("results.models", [], detail=f"no {where.name} folder in nnUNet_results")
+                sink.add("results.folds", [], detail=f"no {where.name} folder in nnUNet_results")
+            else:
+                sink.unknown("results.models", "nnUNet_results is not set" if not context.environ.get(
+                    "nnUNet_results") else "the dataset was not found")
             return
         if not folder.is_dir():
             sink.unknown("results.models", f"{folder}: no such folder")
