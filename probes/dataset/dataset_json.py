@@ -30,7 +30,10 @@ READER_ENDINGS: dict[str, tuple[str, ...]] = {
     "NibabelIO": (".nii", ".nii.gz"),
     "NibabelIOWithReorient": (".nii", ".nii.gz"),
 }
-#: channel names with their own normalization (preprocessing/normalization/map_channel_name_to_normalization.py:6-12)
+#: channel names with their own normalization, compared case-insensitively
+#: (preprocessing/normalization/map_channel_name_to_normalization.py:6-24; checked against nnunetv2 by the tests)
+NORMALIZATIONS: dict[str, str] = {"ct": "CTNormalization", "nonorm": "NoNormalization", "zscore": "ZScoreNormalization",
+                                  "rescale_to_0_1": "RescaleTo01Normalization", "rgb_to_0_1": "RGBTo01Normalization"}
 _CT_LIKE = ("ct", "cect", "ncct", "cta")
 
 
@@ -82,10 +85,8 @@ class DatasetJson:
 
 
 def normalization_for(channel_name: str) -> str:
-    """The normalization class nnU-Net picks for a channel name (its own lookup; any other name: z-score)."""
-    from nnunetv2.preprocessing.normalization.map_channel_name_to_normalization import get_normalization_scheme
-
-    return str(get_normalization_scheme(channel_name).__name__)
+    """The normalization class nnU-Net picks for a channel name (any other name: z-score)."""
+    return NORMALIZATIONS.get(channel_name.casefold(), "ZScoreNormalization")
 
 
 def readers_for(file_ending: str) -> list[str]:

@@ -1,9 +1,9 @@
 """Image geometry from file headers only (no voxel data), as SimpleITK -- nnU-Net's default reader -- reports it.
 
-NIfTI headers are parsed directly (the first 540 bytes, through gzip for ``.nii.gz``): that is 20 times faster
-than SimpleITK's ``ImageFileReader.ReadImageInformation`` and gives the same spacing, origin and direction (ITK's
-LPS convention) whenever the file's sform and qform agree. Every other case -- sform and qform that disagree or are
-both unset, 2-D, 4-D, vector or RGB NIfTI, and every other format -- is read with SimpleITK's
+NIfTI-1 headers are parsed directly (348 bytes, through gzip for ``.nii.gz``): that is 20 times faster than
+SimpleITK's ``ImageFileReader.ReadImageInformation`` and gives the same spacing, origin and direction (ITK's LPS
+convention) whenever the file's sform and qform agree. Every other case -- sform and qform that disagree or are both
+unset, 2-D, 4-D, vector or RGB NIfTI, NIfTI-2, and every other format -- is read with SimpleITK's
 ``ReadImageInformation``. A truncated ``.nii.gz`` is recognised from its gzip trailer without decompressing it.
 
 >>> import numpy as np, SimpleITK as sitk, tempfile, os
@@ -16,10 +16,10 @@ both unset, 2-D, 4-D, vector or RGB NIfTI, and every other format -- is read wit
 from __future__ import annotations
 
 import gzip
-import io
+import math
 import os
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 #: nnU-Net's tolerance for "the same" geometry: numpy.allclose defaults (verify_dataset_integrity.py:71, 103, 114)
@@ -42,7 +42,9 @@ class Geometry:
     pixel_type: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON values (lists, not tuples): a measurement and its cached copy compare equal."""
+        return {"ndim": self.ndim, "shape": list(self.shape), "spacing": list(self.spacing), "origin": list(self.origin),
+                "direction": list(self.direction), "components": self.components, "pixel_type": self.pixel_type}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Geometry":
@@ -115,63 +117,104 @@ def _itk_message(text: str) -> str:
     return (lines[-1] if lines else text)[:300]
 
 
-def _nifti(path: str, gzipped: bool, size: int) -> Geometry | None:
-    """Geometry from a NIfTI header, or None where SimpleITK must decide (it is the reference)."""
-    import nibabel as nib
-    import numpy as np
+NIFTI_DATATYPES = {2: "uint8", 4: "int16", 8: "int32", 16: "float32", 64: "float64", 256: "int8", 512: "uint16",
+                   768: "uint32", 1024: "int64", 1280: "uint64"}
+Matrix = list[list[float]]
 
-    try:
-        if gzipped:
-            with gzip.open(path, "rb") as stream:
-                raw = stream.read(540)
-        else:
-            with open(path, "rb") as stream:
-                raw = stream.read(540)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise HeaderError(f"not a readable {'gzip' if gzipped else 'NIfTI'} file: {exc}") from None
+
+@dataclass(frozen=True)
+class NiftiHeader:
+    """The fields of a NIfTI-1 header this tool uses (offsets from nifti1.h)."""
+
+    endian: str
+    shape: tuple[int, ...]
+    intent: int
+    datatype: int
+    bitpix: int
+    pixdim: tuple[float, ...]
+    vox_offset: int
+    scale: tuple[float, float]  # scl_slope, scl_inter
+    qform_code: int
+    sform_code: int
+    quaternion: tuple[float, ...]  # quatern_b, _c, _d, qoffset_x, _y, _z
+    srows: tuple[tuple[float, ...], ...]
+
+    @property
+    def data_bytes(self) -> int:
+        return self.vox_offset + math.prod(self.shape) * max(self.bitpix, 8) // 8
+
+
+def parse_nifti_header(raw: bytes) -> NiftiHeader | None:
+    """A NIfTI-1 header from the first 348 bytes of a file; None for NIfTI-2; HeaderError for anything else."""
     if len(raw) < 348:
         raise HeaderError(f"truncated: {len(raw)} header bytes, a NIfTI header has 348")
-    sizeof = struct.unpack("<i", raw[:4])[0], struct.unpack(">i", raw[:4])[0]
-    header_class = nib.Nifti2Header if 540 in sizeof else nib.Nifti1Header
-    if 348 not in sizeof and 540 not in sizeof:
+    sizes = struct.unpack("<i", raw[:4])[0], struct.unpack(">i", raw[:4])[0]
+    if 348 not in sizes:
+        if 540 in sizes:
+            return None  # NIfTI-2: rare, SimpleITK and nibabel read it
         raise HeaderError("not a NIfTI file (bad header size field)")
-    try:
-        header = header_class.from_fileobj(io.BytesIO(raw))
-    except Exception as exc:  # nibabel raises several types for bad headers
-        raise HeaderError(f"bad NIfTI header: {exc}") from None
-    dims = [int(d) for d in header["dim"]]
+    endian = "<" if sizes[0] == 348 else ">"
+
+    def field(fmt: str, offset: int) -> tuple[Any, ...]:
+        return struct.unpack_from(endian + fmt, raw, offset)
+
+    dims = field("8h", 40)
     ndim = dims[0]
-    if not 1 <= ndim <= 7:
-        raise HeaderError(f"bad NIfTI header: {ndim} dimensions")
-    shape = tuple(dims[1:ndim + 1])
-    datatype = int(header["datatype"])
-    expected = int(header["vox_offset"]) + int(np.prod(shape, dtype=np.int64)) * max(int(header["bitpix"]), 8) // 8
-    _check_complete(path, gzipped, size, expected)
-    if ndim != 3 or datatype in _NIFTI_RGB or int(header["intent_code"]) != 0:
+    if not 1 <= ndim <= 7 or any(d < 1 for d in dims[1:ndim + 1]):
+        raise HeaderError(f"bad NIfTI header: dimensions {dims[:ndim + 1]}")
+    return NiftiHeader(endian, tuple(dims[1:ndim + 1]), field("h", 68)[0], field("h", 70)[0], field("h", 72)[0],
+                       field("8f", 76), int(field("f", 108)[0]), field("2f", 112), *field("2h", 252), field("6f", 256),
+                       tuple(field("4f", offset) for offset in (280, 296, 312)))
+
+
+def _nifti(path: str, gzipped: bool, size: int) -> Geometry | None:
+    """Geometry from a NIfTI-1 header (struct, no numpy), or None where SimpleITK must decide (it is the reference)."""
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as stream:
+            raw = stream.read(348)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise HeaderError(f"not a readable {'gzip' if gzipped else 'NIfTI'} file: {exc}") from None
+    header = parse_nifti_header(raw)
+    if header is None:
         return None
-    affine = _agreeing_affine(header)
-    if affine is None:
+    _check_complete(path, gzipped, size, header.data_bytes)
+    if len(header.shape) != 3 or header.datatype in _NIFTI_RGB or header.intent != 0:
         return None
-    spacing = tuple(float(z) for z in header["pixdim"][1:4])
-    norms = np.linalg.norm(affine[:3, :3], axis=0)
-    if min(spacing) <= 0 or not np.allclose(norms, spacing, rtol=1e-4, atol=1e-6):
+    pixdim = header.pixdim
+    qform = _quaternion_affine(header.quaternion, pixdim) if header.qform_code > 0 else None
+    sform = [list(row) for row in header.srows] if header.sform_code > 0 else None
+    if qform is not None and sform is not None and not all(
+            abs(x - y) <= 1e-4 + 1e-4 * abs(y) for a, b in zip(qform, sform) for x, y in zip(a, b)):
+        return None
+    affine = sform if sform is not None else qform
+    spacing = tuple(float(z) for z in pixdim[1:4])
+    if affine is None or min(spacing) <= 0:
+        return None
+    norms = [math.sqrt(sum(affine[row][col] ** 2 for row in range(3))) for col in range(3)]
+    if not all(abs(n - s) <= 1e-6 + 1e-4 * s for n, s in zip(norms, spacing)):
         return None  # ITK falls back to other rules here ("unexpected scales in sform"): let SimpleITK say
-    direction = affine[:3, :3] / norms
-    direction[:2, :] *= -1  # RAS (NIfTI) -> LPS (ITK)
-    origin = affine[:3, 3] * np.array([-1.0, -1.0, 1.0])
-    return Geometry(3, shape, spacing, tuple(float(v) + 0.0 for v in origin),
-                    tuple(float(v) + 0.0 for v in direction.ravel()), 1, str(header.get_data_dtype()))
+    flip = (-1.0, -1.0, 1.0)  # RAS (NIfTI) -> LPS (ITK)
+    direction = tuple(flip[row] * affine[row][col] / norms[col] + 0.0 for row in range(3) for col in range(3))
+    origin = tuple(flip[row] * affine[row][3] + 0.0 for row in range(3))
+    return Geometry(3, header.shape, spacing, origin, direction, 1,
+                    NIFTI_DATATYPES.get(header.datatype, f"nifti{header.datatype}"))
 
 
-def _agreeing_affine(header: Any) -> Any:
-    import numpy as np
-
-    qcode, scode = int(header["qform_code"]), int(header["sform_code"])
-    qform = header.get_qform() if qcode > 0 else None
-    sform = header.get_sform() if scode > 0 else None
-    if qform is not None and sform is not None:
-        return sform if np.allclose(qform, sform, rtol=1e-4, atol=1e-4) else None
-    return qform if qform is not None else sform
+def _quaternion_affine(quaternion: tuple[float, ...], pixdim: tuple[float, ...]) -> Matrix:
+    """The qform as the NIfTI standard defines it (nifti1_io.c nifti_quatern_to_mat44)."""
+    b, c, d, qx, qy, qz = quaternion
+    a = 1.0 - (b * b + c * c + d * d)
+    if a < 1e-7:
+        norm = 1.0 / math.sqrt(b * b + c * c + d * d)
+        a, b, c, d = 0.0, b * norm, c * norm, d * norm
+    else:
+        a = math.sqrt(a)
+    xd, yd, zd = (z if z > 0 else 1.0 for z in pixdim[1:4])
+    if pixdim[0] < 0:
+        zd = -zd
+    return [[(a * a + b * b - c * c - d * d) * xd, 2 * (b * c - a * d) * yd, 2 * (b * d + a * c) * zd, qx],
+            [2 * (b * c + a * d) * xd, (a * a + c * c - b * b - d * d) * yd, 2 * (c * d - a * b) * zd, qy],
+            [2 * (b * d - a * c) * xd, 2 * (c * d + a * b) * yd, (a * a + d * d - c * c - b * b) * zd, qz]]
 
 
 def _check_complete(path: str, gzipped: bool, size: int, expected: int) -> None:

@@ -139,15 +139,16 @@ def _hidden(name: str) -> bool:
 
 
 def _misnamed(subfolders: list[str]) -> list[str]:
+    """'found -> expected' for sub-folders that are near misses of an expected folder that is absent."""
+    expected = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES)
     out = []
-    for expected in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES):
-        if expected in subfolders:
+    for name in subfolders:
+        if name in expected:
             continue
-        for name in subfolders:
-            squashed = name.strip().replace("_", "").replace("-", "").replace(" ", "").casefold()
-            if squashed == expected.casefold() or fuzz.ratio(squashed, expected.casefold()) >= 85:
-                out.append(f"{name} -> {expected}")
-                break
+        squashed = name.strip().replace("_", "").replace("-", "").replace(" ", "").casefold()
+        score, best = max((100.0 if squashed == e.casefold() else fuzz.ratio(squashed, e.casefold()), e) for e in expected)
+        if score >= 85 and best not in subfolders:
+            out.append(f"{name} -> {best}")
     return out
 
 
@@ -164,10 +165,10 @@ class _Images:
 def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | None, sidecars: bool,
                  label_stems: set[str]) -> _Images:
     """Images by case. A name like case_0002.nii.gz parses as case 'case', channel 2 -- as nnU-Net parses it --
-    unless a label of that full name exists and the channel makes no sense: then it is an image without suffix."""
-    channels: dict[str, dict[int, str]] = {}
+    but when a label of that full name exists and such a channel cannot be (only one channel is declared), all the
+    files of that parsed case are images without suffix."""
+    parsed_files: list[tuple[str, str, re.Match[str] | None]] = []
     names: list[str] = []
-    suffixless: dict[str, str] = {}
     for entry in _entries(layout.folder / sub):
         name, rel = entry.name, f"{sub}/{entry.name}"
         if entry.is_dir():
@@ -192,19 +193,21 @@ def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | No
             continue
         if stat.st_size == 0:
             layout.issues.append(FileIssue(sub, name, "empty", "", "empty file (0 bytes)"))
+        parsed_files.append((name, rel, _CHANNEL.fullmatch(name[:-len(grammar)])))
+    impossible = {match["case"] for name, _, match in parsed_files if match and name[:-len(grammar)] in label_stems
+                  and channel_count is not None and int(match["channel"]) >= channel_count}
+    channels: dict[str, dict[int, str]] = {}
+    suffixless: dict[str, str] = {}
+    for name, rel, match in parsed_files:
         stem = name[:-len(grammar)]
-        match = _CHANNEL.fullmatch(stem)
-        if match is not None and stem in label_stems and (match["case"] not in label_stems or (
-                channel_count is not None and int(match["channel"]) >= channel_count)):
-            match = None
-        if match is None:
-            suffixless[stem] = name
-            parsed = name[:-(len(grammar) + 5)]
-            layout.issues.append(FileIssue(sub, name, "no_channel_suffix", parsed, f"no channel suffix: nnU-Net reads "
-                                           f"it as case '{parsed}'" + (f", so labelsTr/{stem}{grammar} matches no "
-                                           "image" if stem in label_stems else ""), f"{stem}_0000{grammar}"))
+        if match is not None and not (match["case"] in impossible and stem in label_stems):
+            channels.setdefault(match["case"], {})[int(match["channel"])] = rel
             continue
-        channels.setdefault(match["case"], {})[int(match["channel"])] = rel
+        suffixless[stem] = name
+        parsed = name[:-(len(grammar) + 5)]
+        layout.issues.append(FileIssue(sub, name, "no_channel_suffix", parsed, f"no channel suffix: nnU-Net reads it "
+                                       f"as case '{parsed}'" + (f", so labelsTr/{stem}{grammar} matches no image"
+                                                                if stem in label_stems else ""), f"{stem}_0000{grammar}"))
     cases = []
     for case_id, found in sorted(channels.items()):
         wanted = channel_count if channel_count is not None else max(found) + 1

@@ -20,13 +20,15 @@ why nnU-Net's own NaN check never fires on ``.nii.gz``), other formats through S
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from .headers import HeaderError, read_geometry
+from .headers import NIFTI_DATATYPES, HeaderError, parse_nifti_header, read_geometry
 
-_SAMPLE = 100_000  # voxels per channel used for intensity percentiles
+_SAMPLE = 100_000  # voxels per channel sampled (evenly) for the mean intensity per label
+_PERCENTILE_SAMPLE = 20_000  # of which this many for the percentiles
 _MAX_VALUES = 64  # distinct label values kept (a float "label" can have millions)
 
 
@@ -54,12 +56,37 @@ def _read_array(path: str) -> Any:
     import numpy as np
 
     if path.lower().endswith((".nii", ".nii.gz")):
+        array = _read_nifti(path)
+        if array is not None:
+            return array
         import nibabel as nib
 
         return np.asanyarray(nib.load(path).dataobj)
     import SimpleITK as sitk
 
     return sitk.GetArrayFromImage(sitk.ReadImage(path))
+
+
+def _read_nifti(path: str) -> Any:
+    """A plain NIfTI-1 volume in one read and one decompression (twice as fast as nibabel's streamed gzip), with
+    nibabel's scaling; None for what only nibabel should read (NIfTI-2, RGB and other rare data types)."""
+    import gzip
+
+    import numpy as np
+
+    with open(path, "rb") as stream:
+        data = stream.read()
+    if path.lower().endswith(".gz"):
+        data = gzip.decompress(data)
+    header = parse_nifti_header(data[:348])
+    if header is None or header.datatype not in NIFTI_DATATYPES:
+        return None
+    dtype = np.dtype(NIFTI_DATATYPES[header.datatype]).newbyteorder(header.endian)
+    array = np.frombuffer(data, dtype, math.prod(header.shape), header.vox_offset).reshape(header.shape, order="F")
+    slope, inter = header.scale
+    if slope == slope and slope != 0 and (slope, inter) != (1.0, 0.0):  # nibabel ignores NaN and 0 slopes
+        return array * np.float32(slope) + np.float32(inter)
+    return array
 
 
 def _voxels(task: CaseTask, headers: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +131,8 @@ def _label_stats(label: Any) -> tuple[dict[str, Any], Any | None]:
         is_float = bool(np.any(values != np.rint(values)))
     if flat.dtype.kind in "iub" or (flat.dtype.kind == "f" and not is_float and not nonfinite):
         ints = flat if flat.dtype.kind in "iub" else flat.astype(np.int64)
-        low, high = (int(ints.min()), int(ints.max())) if ints.size else (0, 0)
+        small_unsigned = ints.dtype.kind in "ub" and ints.dtype.itemsize <= 2  # bincount needs no range check
+        low, high = (0, 0) if small_unsigned or not ints.size else (int(ints.min()), int(ints.max()))
         if low >= 0 and high <= 65535:
             counts = np.bincount(ints.astype(np.intp, copy=False) if ints.dtype.kind == "b" else ints)
             present = np.flatnonzero(counts)
@@ -121,7 +149,7 @@ def _label_stats(label: Any) -> tuple[dict[str, Any], Any | None]:
 
 
 def _channel_stats(image: Any, label: Any | None) -> dict[str, Any]:
-    """Non-finite voxels, intensity percentiles on a sample, mean intensity per label value."""
+    """Non-finite voxels (all of them), intensity percentiles and mean intensity per label value (on a sample)."""
     import numpy as np
 
     if label is not None and label.shape != image.shape:
@@ -130,18 +158,17 @@ def _channel_stats(image: Any, label: Any | None) -> dict[str, Any]:
     nonfinite = 0
     if flat.dtype.kind == "f":
         nonfinite = int(flat.size - np.count_nonzero(np.isfinite(flat)))
-    sample = flat[::max(1, flat.size // _SAMPLE)].astype(np.float64)
-    if nonfinite:
-        sample = sample[np.isfinite(sample)]
+    step = max(1, flat.size // _SAMPLE)
+    sample = flat[::step].astype(np.float64)
+    finite = np.isfinite(sample) if nonfinite else None
     stats: dict[str, Any] = {"nonfinite": nonfinite, "dtype": str(image.dtype)}
-    if sample.size:
-        p01, p50, p99 = (float(v) for v in np.percentile(sample, [1, 50, 99]))
-        stats.update(mean=float(sample.mean()), std=float(sample.std()), p01=p01, p50=p50, p99=p99)
-    if flat_label is not None and flat_label.size and int(flat_label.max()) < 1024:
-        weights = flat.astype(np.float64)
-        usable = np.isfinite(weights) if nonfinite else None
-        labels = flat_label if usable is None else flat_label[usable]
-        sums = np.bincount(labels, weights=weights if usable is None else weights[usable])
+    values = sample if finite is None else sample[finite]
+    if values.size:
+        p01, p50, p99 = (float(v) for v in np.percentile(values[::max(1, values.size // _PERCENTILE_SAMPLE)], [1, 50, 99]))
+        stats.update(mean=float(values.mean()), std=float(values.std()), p01=p01, p50=p50, p99=p99)
+    if flat_label is not None and flat_label.size:
+        labels = flat_label[::step] if finite is None else flat_label[::step][finite]
+        sums = np.bincount(labels, weights=values)
         counts = np.bincount(labels)
         stats["label_means"] = {str(v): float(sums[v] / counts[v]) for v in np.flatnonzero(counts)[:_MAX_VALUES]}
     return stats

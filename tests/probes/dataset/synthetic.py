@@ -29,6 +29,7 @@ class Spec:
     file_ending: str = ".nii.gz"
     test_cases: int = 0
     seed: int = 0
+    image_dtype: str = "float32"  # "int16" writes CT-like integer images (smaller files)
 
 
 def case_id(index: int) -> str:
@@ -54,7 +55,7 @@ def image_array(spec: Spec, index: int, channel: int, label: np.ndarray) -> np.n
     level = 100.0 * (channel + 1) ** 2 + 20.0 * index
     sign = 1.0 if channel % 2 == 0 else -1.0
     contrast = np.array([0.0, 0.6, 1.0])[label] * sign * level
-    return (level + contrast + rng.normal(0.0, 0.05 * level, label.shape)).astype(np.float32)
+    return (level + contrast + rng.normal(0.0, 0.05 * level, label.shape)).astype(spec.image_dtype)
 
 
 def write_image(array: np.ndarray, path: Path, spacing: tuple[float, ...] = (0.8, 0.8, 2.5),

@@ -95,3 +95,13 @@ def test_nnunet_misses_nan_in_nifti_but_the_diagnosis_does_not(verified) -> None
     roots, query, log = verified["NaN voxels in .nii.gz"]
     assert "verify_dataset_integrity Done" in log and "NaN" not in log
     assert roots.diagnose(query, log=log).causes[0].cause == "data.nan_in_image"
+
+
+def test_every_fault_of_a_dataset_is_found_in_one_run(roots: Roots) -> None:
+    by_name = {fault.name: fault for fault in FAULTS}
+    folder = write_dataset(roots.raw)
+    for name in ("corrupt files", "label value 255", "orientation flipped", "macOS ._ files", "numTraining wrong"):
+        by_name[name].inject(folder, roots.raw)
+    found = dict(ranking(roots.diagnose("1")))
+    for name in ("corrupt files", "label value 255", "orientation flipped", "macOS ._ files", "numTraining wrong"):
+        assert found.get(by_name[name].cause, 0) >= FOUND_THRESHOLD, (name, found)

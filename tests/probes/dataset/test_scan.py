@@ -1,0 +1,79 @@
+"""Measuring many cases: the cache (keyed by path, size, mtime; outside the dataset), processes, the progress bar."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import Roots, records, tree_digest
+from synthetic import Spec, read, rewrite, write_dataset
+
+from nnunet_doctor.probes.dataset.cache import CaseCache
+from nnunet_doctor.probes.dataset.measure import CaseTask
+from nnunet_doctor.probes.dataset.progress import Progress
+from nnunet_doctor.probes.dataset.scan import measure_all
+
+
+def tasks_for(folder: Path, voxels: bool = True) -> tuple[dict[str, CaseTask], dict[str, tuple[int, int]]]:
+    tasks, stats = {}, {}
+    for image in sorted((folder / "imagesTr").iterdir()):
+        case = image.name[:-len("_0000.nii.gz")]
+        label = f"labelsTr/{case}.nii.gz"
+        tasks[f"train/{case}"] = CaseTask(str(folder), (f"imagesTr/{image.name}",), label, voxels)
+        for rel in (f"imagesTr/{image.name}", label):
+            stat = (folder / rel).stat()
+            stats[rel] = (stat.st_size, stat.st_mtime_ns)
+    return tasks, stats
+
+
+def test_processes_give_the_same_results_in_the_same_order(roots: Roots) -> None:
+    folder = write_dataset(roots.raw)
+    tasks, stats = tasks_for(folder)
+    assert measure_all(tasks, stats, jobs=1) == measure_all(tasks, stats, jobs=2) == measure_all(tasks, stats, jobs=0)
+
+
+def test_the_cache_serves_unchanged_files_and_measures_changed_ones(roots: Roots) -> None:
+    folder = write_dataset(roots.raw)
+    tasks, stats = tasks_for(folder)
+    first = measure_all(tasks, stats, cache=CaseCache.open(folder, roots.environ))
+    cache = CaseCache.open(folder, roots.environ)
+    assert cache.path.parent == roots.cache and not cache.path.is_relative_to(folder)
+    assert all(cache.get(key, [(r, *stats[r]) for r in t.images + (t.label,)]) == first[key] for key, t in tasks.items())
+    label = folder / "labelsTr" / "case_0002.nii.gz"
+    array = __import__("SimpleITK").GetArrayFromImage(read(label))
+    array[array == 2] = 7
+    rewrite(label, array)
+    tasks, stats = tasks_for(folder)
+    assert CaseCache.open(folder, roots.environ).get("train/case_0002", [
+        (r, *stats[r]) for r in tasks["train/case_0002"].images + (tasks["train/case_0002"].label,)]) is None
+    second = measure_all(tasks, stats, cache=CaseCache.open(folder, roots.environ))
+    assert second["train/case_0002"]["voxels"]["label"]["counts"].get("7") and second["train/case_0001"] == first[
+        "train/case_0001"]
+
+
+def test_a_second_diagnosis_of_an_unchanged_dataset_measures_nothing_again(roots: Roots) -> None:
+    write_dataset(roots.raw, Spec(cases=8))
+    before = tree_digest(roots.raw)
+    first = records(roots.diagnose("1"), "dataset.cases")
+    [cache_file] = roots.cache.iterdir()
+    written = cache_file.stat().st_mtime_ns, cache_file.read_bytes()
+    second = records(roots.diagnose("1"), "dataset.cases")
+    assert second == first and tree_digest(roots.raw) == before
+    assert (cache_file.stat().st_mtime_ns, cache_file.read_bytes()) == written  # every case came from the cache
+
+
+def test_headers_only_leaves_voxel_facts_unknown(roots: Roots) -> None:
+    write_dataset(roots.raw)
+    cases = records(roots.diagnose("1", quick=True), "dataset.cases")
+    assert cases[0]["shape"] == [24, 28, 20] and cases[0].get("label_values") is None
+
+
+def test_the_progress_bar_draws_on_a_terminal_only() -> None:
+    primary, secondary = os.openpty()
+    with os.fdopen(secondary, "w") as terminal:
+        bar = Progress("reading headers", 3, terminal)
+        for _ in range(3):
+            bar.advance()
+        bar.close()
+    drawn = os.read(primary, 4096).decode()
+    os.close(primary)
+    assert bar.enabled and "reading headers [" in drawn and "3/3" in drawn
