@@ -162,38 +162,47 @@ class _Images:
         return [name for name in self.names if name.endswith(file_ending)]
 
 
-def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | None, sidecars: bool,
-                 label_stems: set[str]) -> _Images:
-    """Images by case. A name like case_0002.nii.gz parses as case 'case', channel 2 -- as nnU-Net parses it --
-    but when a label of that full name exists and such a channel cannot be (only one channel is declared), all the
-    files of that parsed case are images without suffix."""
-    parsed_files: list[tuple[str, str, re.Match[str] | None]] = []
+def _screen(layout: Layout, sub: str, grammar: str, sidecars: bool) -> tuple[list[str], list[tuple[str, str]]]:
+    """Report the folders, hidden files, other endings and empty files of one sub-folder; return every file name
+    (as nnU-Net's ``subfiles`` lists them) and (name, relative path) of the files with the ending."""
     names: list[str] = []
+    usable: list[tuple[str, str]] = []
+    images = sub != TRAIN_LABELS
     for entry in _entries(layout.folder / sub):
         name, rel = entry.name, f"{sub}/{entry.name}"
         if entry.is_dir():
             layout.nested.append(rel)
             if name.endswith(grammar):
-                layout.issues.append(FileIssue(sub, name, "directory", name[:-len(grammar)], "a folder named like an "
-                                               "image file: nnU-Net lists files only and skips it"))
+                layout.issues.append(FileIssue(sub, name, "directory", name[:-len(grammar)], (
+                    "a folder named like an image file: nnU-Net lists files only and skips it" if images else
+                    "a folder named like a label file: nnU-Net cannot read it")))
             continue
         names.append(name)
         stat = entry.stat()
         layout.stats[rel] = (stat.st_size, stat.st_mtime_ns)
         if _hidden(name):
-            parsed = name[:-(len(grammar) + 5)] if name.endswith(grammar) else ""
+            parsed = name[:-(len(grammar) + 5)] if images and name.endswith(grammar) else ""
             layout.issues.append(FileIssue(sub, name, "hidden", parsed, (
                 f"nnU-Net takes it for case '{parsed}' and fails to read it" if parsed else "a hidden system file"),
                 "delete it"))
-            continue
-        if not name.endswith(grammar):
+        elif not name.endswith(grammar):
             if not (sidecars and name.endswith(".json")):
                 layout.issues.append(FileIssue(sub, name, "other_ending", "", f"ends with '{ending_of(name)}', "
                                                f"dataset.json's file_ending is '{grammar}': nnU-Net ignores it"))
-            continue
-        if stat.st_size == 0:
-            layout.issues.append(FileIssue(sub, name, "empty", "", "empty file (0 bytes)"))
-        parsed_files.append((name, rel, _CHANNEL.fullmatch(name[:-len(grammar)])))
+        else:
+            if stat.st_size == 0:
+                layout.issues.append(FileIssue(sub, name, "empty", "", "empty file (0 bytes)"))
+            usable.append((name, rel))
+    return names, usable
+
+
+def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | None, sidecars: bool,
+                 label_stems: set[str]) -> _Images:
+    """Images by case. A name like case_0002.nii.gz parses as case 'case', channel 2 -- as nnU-Net parses it --
+    but when a label of that full name exists and such a channel cannot be (only one channel is declared), all the
+    files of that parsed case are images without suffix."""
+    names, usable = _screen(layout, sub, grammar, sidecars)
+    parsed_files = [(name, rel, _CHANNEL.fullmatch(name[:-len(grammar)])) for name, rel in usable]
     impossible = {match["case"] for name, _, match in parsed_files if match and name[:-len(grammar)] in label_stems
                   and channel_count is not None and int(match["channel"]) >= channel_count}
     channels: dict[str, dict[int, str]] = {}
@@ -220,27 +229,8 @@ def _read_images(layout: Layout, sub: str, grammar: str, channel_count: int | No
 
 def _read_labels(layout: Layout, grammar: str, images: _Images, sidecars: bool) -> None:
     by_id = {case.id: case for case in layout.cases}
-    for entry in _entries(layout.folder / TRAIN_LABELS):
-        name, rel = entry.name, f"{TRAIN_LABELS}/{entry.name}"
-        if entry.is_dir():
-            layout.nested.append(rel)
-            if name.endswith(grammar):
-                layout.issues.append(FileIssue(TRAIN_LABELS, name, "directory", name[:-len(grammar)],
-                                               "a folder named like a label file: nnU-Net cannot read it"))
-            continue
-        stat = entry.stat()
-        layout.stats[rel] = (stat.st_size, stat.st_mtime_ns)
-        if _hidden(name):
-            layout.issues.append(FileIssue(TRAIN_LABELS, name, "hidden", "", "a hidden system file", "delete it"))
-            continue
-        if not name.endswith(grammar):
-            if not (sidecars and name.endswith(".json")):
-                layout.issues.append(FileIssue(TRAIN_LABELS, name, "other_ending", "", f"ends with '{ending_of(name)}',"
-                                               f" dataset.json's file_ending is '{grammar}': nnU-Net ignores it"))
-            continue
+    for name, rel in _screen(layout, TRAIN_LABELS, grammar, sidecars)[1]:
         layout.label_count += 1
-        if stat.st_size == 0:
-            layout.issues.append(FileIssue(TRAIN_LABELS, name, "empty", "", "empty file (0 bytes)"))
         case_id = name[:-len(grammar)]
         if case_id in by_id:
             by_id[case_id].label = rel
