@@ -19,6 +19,7 @@ import gzip
 import math
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,14 +171,20 @@ def parse_nifti_header(raw: bytes) -> NiftiHeader | None:
 def _nifti(path: str, gzipped: bool, size: int) -> Geometry | None:
     """Geometry from a NIfTI-1 header (struct, no numpy), or None where SimpleITK must decide (it is the reference)."""
     try:
-        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as stream:
-            raw = stream.read(348)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        with open(path, "rb") as stream:
+            start = stream.read(4096)
+            stream.seek(-4, os.SEEK_END)
+            trailer = struct.unpack("<I", stream.read(4))[0]
+        raw = zlib.decompressobj(31).decompress(start, 348) if gzipped else start[:348]
+        if gzipped and len(raw) < 348:  # an unusually long gzip header or poor compression: stream it
+            with gzip.open(path, "rb") as stream:
+                raw = stream.read(348)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise HeaderError(f"not a readable {'gzip' if gzipped else 'NIfTI'} file: {exc}") from None
     header = parse_nifti_header(raw)
     if header is None:
         return None
-    _check_complete(path, gzipped, size, header.data_bytes)
+    _check_complete(path, size, header.data_bytes, trailer if gzipped else None)
     if len(header.shape) != 3 or header.datatype in _NIFTI_RGB or header.intent != 0:
         return None
     pixdim = header.pixdim
@@ -217,16 +224,13 @@ def _quaternion_affine(quaternion: tuple[float, ...], pixdim: tuple[float, ...])
             [2 * (b * d - a * c) * xd, 2 * (c * d + a * b) * yd, (a * a + d * d - c * c - b * b) * zd, qz]]
 
 
-def _check_complete(path: str, gzipped: bool, size: int, expected: int) -> None:
+def _check_complete(path: str, size: int, expected: int, trailer: int | None) -> None:
     """A .nii.gz's trailer holds its uncompressed size (mod 2**32); a cut-off file's last bytes do not."""
-    if not gzipped:
+    if trailer is None:
         if size < expected:
             raise HeaderError(f"truncated: {size} bytes, the header describes {expected}")
         return
-    with open(path, "rb") as stream:
-        stream.seek(-4, os.SEEK_END)
-        stored = struct.unpack("<I", stream.read(4))[0]
-    if stored == expected % 2**32:
+    if trailer == expected % 2**32:
         return
     # several gzip members (bgzip) also end differently: only a full read tells (rare, so affordable)
     total = 0

@@ -20,6 +20,7 @@ why nnU-Net's own NaN check never fires on ``.nii.gz``), other formats through S
 """
 from __future__ import annotations
 
+import gzip
 import math
 import os
 from dataclasses import dataclass
@@ -67,20 +68,33 @@ def _read_array(path: str) -> Any:
     return sitk.GetArrayFromImage(sitk.ReadImage(path))
 
 
-def _read_nifti(path: str) -> Any:
-    """A plain NIfTI-1 volume in one read and one decompression (twice as fast as nibabel's streamed gzip), with
-    nibabel's scaling; None for what only nibabel should read (NIfTI-2, RGB and other rare data types)."""
-    import gzip
+def _gunzip(data: bytes) -> bytes | bytearray:
+    """libdeflate (the 'fast' extra) decompresses a whole .nii.gz three times faster than zlib; gzip handles what it
+    does not (damaged streams, with gzip's own error)."""
+    try:
+        import deflate
+    except ImportError:
+        return gzip.decompress(data)
+    try:
+        return deflate.gzip_decompress(data)
+    except deflate.DeflateError:
+        return gzip.decompress(data)
 
+
+def _read_nifti(path: str) -> Any:
+    """A plain NIfTI-1 volume in one read and one decompression (faster than nibabel's streamed gzip), with
+    nibabel's scaling; None for what only nibabel should read (NIfTI-2, RGB and other rare data types)."""
     import numpy as np
 
     with open(path, "rb") as stream:
-        data = stream.read()
-    if path.lower().endswith(".gz"):
-        data = gzip.decompress(data)
+        raw = stream.read()
+    gzipped = path.lower().endswith(".gz")
+    data = _gunzip(raw) if gzipped else raw
     header = parse_nifti_header(data[:348])
     if header is None or header.datatype not in NIFTI_DATATYPES:
         return None
+    if gzipped and len(data) < header.data_bytes:
+        data = gzip.decompress(raw)  # libdeflate stops after the first of several gzip members (bgzip)
     dtype = np.dtype(NIFTI_DATATYPES[header.datatype]).newbyteorder(header.endian)
     array = np.frombuffer(data, dtype, math.prod(header.shape), header.vox_offset).reshape(header.shape, order="F")
     slope, inter = header.scale

@@ -77,3 +77,17 @@ def test_the_one_read_nifti_reader_gives_nibabels_array(tmp_path: Path) -> None:
     for name in [*cases, "bigendian.nii.gz", "scaled.nii.gz"]:
         ours, reference = _read_array(str(tmp_path / name)), np.asanyarray(nib.load(tmp_path / name).dataobj)
         assert ours.shape == reference.shape and np.allclose(ours, reference), name
+
+
+def test_a_nii_gz_of_several_gzip_members_reads_whole(tmp_path: Path) -> None:
+    import gzip
+
+    import nibabel as nib
+
+    from nnunet_doctor.probes.dataset.measure import _read_array
+
+    array = np.arange(7 * 8 * 9, dtype=np.int16).reshape(7, 8, 9)
+    nib.save(nib.Nifti1Image(array, np.eye(4)), tmp_path / "plain.nii")
+    raw = (tmp_path / "plain.nii").read_bytes()
+    (tmp_path / "members.nii.gz").write_bytes(gzip.compress(raw[:500]) + gzip.compress(raw[500:]))  # as bgzip writes
+    assert np.array_equal(_read_array(str(tmp_path / "members.nii.gz")), array)
