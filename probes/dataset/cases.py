@@ -113,11 +113,11 @@ def _base(case: CaseFiles, geometries: list[tuple[str, Geometry]]) -> dict[str, 
     if geometries:
         first = geometries[0][1]
         sizes = [(n, s) for n, s in zip(first.shape, first.spacing) if n > 1] or list(zip(first.shape, first.spacing))
+        smallest, largest = min(s for _, s in sizes), max(s for _, s in sizes)
         record.update(ndim=first.ndim, components=first.components, shape=list(first.shape),
-                      spacing=[float(s) for s in first.spacing], orientation=orientation(first.direction, first.ndim),
-                      spacing_ratio=max(s for _, s in sizes) / min(s for _, s in sizes) if min(
-                          s for _, s in sizes) > 0 else math.inf,
-                      largest_spacing=max(s for _, s in sizes))
+                      spacing=[float(f"{s:.6g}") for s in first.spacing],
+                      orientation=orientation(first.direction, first.ndim),
+                      spacing_ratio=largest / smallest if smallest > 0 else None, largest_spacing=largest)
         differing: list[str] = []
         details: list[str] = []
         for rel, geometry in geometries[1:]:
@@ -143,7 +143,7 @@ def _case_record(case: CaseFiles, result: dict[str, Any], info: DatasetJson, for
         if label and geometries:
             geometry = label[0][1]
             props = _differences(geometries[0][1], geometry)
-            record.update(label_shape=list(geometry.shape), label_spacing=[float(s) for s in geometry.spacing],
+            record.update(label_shape=list(geometry.shape), label_spacing=[float(f"{s:.6g}") for s in geometry.spacing],
                           label_mismatch=props,
                           label_mismatch_detail=_describe_difference(props, geometries[0][1], geometry, "image", "label"))
     voxels = result.get("voxels")
@@ -229,7 +229,7 @@ def _summarise(facts: CaseFacts) -> None:
     same = [record for record in shaped if len(record["spacing"]) == length]
     facts.spacing_median = [statistics.median(r["spacing"][axis] for r in same) for axis in range(length)]
     facts.shape_median = [float(statistics.median(r["shape"][axis] for r in same)) for axis in range(length)]
-    facts.anisotropy = max(record["spacing_ratio"] for record in shaped)
+    facts.anisotropy = max((r["spacing_ratio"] for r in shaped if r["spacing_ratio"] is not None), default=None)
     if len(same) < 3:
         return
     for record in same:

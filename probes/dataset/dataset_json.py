@@ -99,7 +99,7 @@ def parse_dataset_json(text: str) -> DatasetJson:
     try:
         content = json.loads(text)
     except json.JSONDecodeError as exc:
-        info.problems.append(Problem("syntax", "", f"dataset.json is not valid JSON: {exc.msg} at line {exc.lineno} "
+        info.problems.append(Problem("syntax", "", f"not valid JSON: {exc.msg} at line {exc.lineno} "
                                      f"column {exc.colno}", found=_line(text, exc.lineno).strip()[:200],
                                      line=exc.lineno, column=exc.colno))
         return info

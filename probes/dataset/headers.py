@@ -94,7 +94,7 @@ def _simpleitk(path: str) -> Geometry:
     try:
         reader.ReadImageInformation()
     except RuntimeError as exc:
-        raise HeaderError(_itk_message(str(exc))) from None
+        raise HeaderError(itk_message(str(exc))) from None
     return Geometry(reader.GetDimension(), tuple(reader.GetSize()), tuple(reader.GetSpacing()),
                     tuple(reader.GetOrigin()), tuple(reader.GetDirection()), reader.GetNumberOfComponents(),
                     _numpy_type(sitk.GetPixelIDValueAsString(reader.GetPixelID())))
@@ -109,12 +109,14 @@ def _numpy_type(itk_name: str) -> str:
     return f"{'u' if 'unsigned' in words else ''}int{bits}" if bits else itk_name
 
 
-def _itk_message(text: str) -> str:
-    """The useful line of an ITK exception ('...itkImageFileReader.hxx:135: Could not create IO object...')."""
+def itk_message(text: str) -> str:
+    """The readable part of an ITK exception: 'Exception thrown in ... itkImageBase.hxx:77:\nITK ERROR: Image(0x55e2):
+    Zero-valued spacing is not supported ...' -> 'Zero-valued spacing is not supported ...'."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if "Could not" in line or "Unable" in line or "error" in line.lower():
-            return line.split(": ", 1)[-1][:300]
+    for index, line in enumerate(lines):
+        if "ERROR" in line or "Could not" in line or "Unable" in line:
+            message = line.split("): ", 1)[-1] if "): " in line else line.split(": ", 1)[-1]
+            return " ".join([message, *lines[index + 1:index + 2]])[:300]
     return (lines[-1] if lines else text)[:300]
 
 

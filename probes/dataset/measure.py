@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .headers import NIFTI_DATATYPES, HeaderError, parse_nifti_header, read_geometry
+from .headers import NIFTI_DATATYPES, HeaderError, itk_message, parse_nifti_header, read_geometry
 
 _SAMPLE = 100_000  # voxels per channel sampled (evenly) for the mean intensity per label
 _PERCENTILE_SAMPLE = 20_000  # of which this many for the percentiles
@@ -112,7 +112,7 @@ def _voxels(task: CaseTask, headers: dict[str, Any]) -> dict[str, Any]:
         try:
             arrays[rel] = _read_array(os.path.join(task.folder, rel))
         except Exception as exc:  # any reader failure is a finding about that file
-            errors[rel] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+            errors[rel] = f"{type(exc).__name__}: {itk_message(str(exc))}"
     label = arrays.get(task.label) if task.label else None
     label_stats, label_int = _label_stats(label) if label is not None else (None, None)
     channels = []

@@ -119,6 +119,14 @@ def spacing_in_metres(folder: Path, raw: Path) -> None:
         _set_geometry(path, spacing=(0.0008, 0.0008, 0.0025))
 
 
+def spacing_zero(folder: Path, raw: Path) -> None:
+    for path in (folder / "imagesTr" / "case_0003_0000.mha", folder / "labelsTr" / "case_0003.mha"):
+        header, _, data = path.read_bytes().partition(b"ElementDataFile = LOCAL\n")
+        lines = [b"ElementSpacing = 0.8 0.8 0" if line.startswith(b"ElementSpacing") else line
+                 for line in header.split(b"\n")]
+        path.write_bytes(b"\n".join(lines) + b"ElementDataFile = LOCAL\n" + data)
+
+
 def orientation_flipped(folder: Path, raw: Path) -> None:
     for path in (_image(folder, "case_0001"), _label(folder, "case_0001")):
         _set_geometry(path, direction=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0))
@@ -228,6 +236,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("label cropped", "data.geometry_image_label", label_cropped, "case_0004", verify=True),
     Fault("channel spacing differs", "data.geometry_channels", channel_spacing, "case_0002", spec=TWO_CHANNELS),
     Fault("spacing in metres", "data.spacing_anomalous", spacing_in_metres, "case_0005"),
+    Fault("zero spacing in an .mha header", "data.spacing_anomalous", spacing_zero, "case_0003",
+          spec=Spec(file_ending=".mha")),
     Fault("orientation flipped", "data.orientation_inconsistent", orientation_flipped, "case_0001"),
     Fault("label values with a gap", "data.labels_noncontiguous", labels_gap, "[0, 1, 3]", verify=True),
     Fault("label value 255", "data.labels_unexpected", label_255, "case_0003", verify=True),
