@@ -1,7 +1,7 @@
 """Dataset checks against nnU-Net's own verify_dataset_integrity, side by side on the same dataset.
 
-Writes a clean synthetic dataset of a few hundred cases (tests/probes/dataset/synthetic.py), then times, interleaved
-and repeated, as a user would run them (fresh processes, imports included):
+Writes a clean synthetic dataset of a few hundred cases (tests/probes/dataset/dataset_synthetic.py), then times,
+interleaved and repeated, as a user would run them (fresh processes, imports included):
 
 - nnU-Net:  verify_dataset_integrity(folder, JOBS)   (what --verify_dataset_integrity runs, JOBS worker processes)
 - headers:  diagnose --dataset FOLDER --quick --no-cache -j JOBS   (dataset.json, names, geometry from headers)
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "probes" / "dataset"))
 
-from synthetic import Spec, write_dataset  # noqa: E402
+from dataset_synthetic import Spec, write_dataset  # noqa: E402
 
 BIN = Path(sys.executable).parent
 VERIFY = ("import sys; from nnunetv2.experiment_planning.verify_dataset_integrity import verify_dataset_integrity; "

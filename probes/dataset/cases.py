@@ -64,7 +64,7 @@ def describe(layout: Layout, info: DatasetJson, measured: Mapping[str, dict[str,
             facts.test_cases.append(_test_record(case, result, facts.issues))
     _summarise(facts)
     if any(record.get("label_values") is not None for record in facts.cases):
-        _mark_swaps(facts.cases, profiles)
+        _mark_swaps(facts.cases, profiles, foreground)
         facts.classes = _classes(facts.cases, info, foreground)
     return facts
 
@@ -209,7 +209,8 @@ def _label_profile(channel: Mapping[str, Any] | None, counts: Mapping[float, int
     return out
 
 
-def _mark_swaps(records: list[dict[str, Any]], profiles: Mapping[str, tuple[list[Any], list[Any]]]) -> None:
+def _mark_swaps(records: list[dict[str, Any]], profiles: Mapping[str, tuple[list[Any], list[Any]]],
+                foreground: list[int]) -> None:
     channels = swapped_items({case: items[0] for case, items in profiles.items()})
     labels = swapped_items({case: items[1] for case, items in profiles.items()})
     for record in records:
@@ -217,7 +218,7 @@ def _mark_swaps(records: list[dict[str, Any]], profiles: Mapping[str, tuple[list
             continue
         channel_profile, label_profile = profiles.get(record["id"], ([], []))
         record["swapped_channels"] = channels.get(record["id"], []) if channel_profile else None
-        record["swapped_labels"] = [i + 1 for i in labels.get(record["id"], [])] if label_profile else None
+        record["swapped_labels"] = [foreground[i] for i in labels.get(record["id"], [])] if label_profile else None
 
 
 def _summarise(facts: CaseFacts) -> None:

@@ -171,11 +171,12 @@ def _screen(layout: Layout, sub: str, grammar: str, sidecars: bool) -> tuple[lis
     for entry in _entries(layout.folder / sub):
         name, rel = entry.name, f"{sub}/{entry.name}"
         if entry.is_dir():
-            layout.nested.append(rel)
             if name.endswith(grammar):
                 layout.issues.append(FileIssue(sub, name, "directory", name[:-len(grammar)], (
                     "a folder named like an image file: nnU-Net lists files only and skips it" if images else
                     "a folder named like a label file: nnU-Net cannot read it")))
+            else:
+                layout.nested.append(rel)
             continue
         names.append(name)
         stat = entry.stat()

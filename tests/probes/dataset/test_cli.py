@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import Roots
-from faults import label_255
-from synthetic import Spec, write_dataset
+from dataset_support import Roots
+from dataset_faults import label_255
+from dataset_synthetic import Spec, write_dataset
 
 from nnunet_doctor.cli import main
 

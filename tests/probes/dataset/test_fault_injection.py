@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import Roots, ranking, tree_digest
-from faults import FAULTS, Fault
-from synthetic import Spec, write_dataset
+from dataset_support import Roots, ranking, tree_digest
+from dataset_faults import FAULTS, Fault
+from dataset_synthetic import Spec, write_dataset
 
 from nnunet_doctor.report import FOUND_THRESHOLD
 
@@ -105,3 +105,17 @@ def test_every_fault_of_a_dataset_is_found_in_one_run(roots: Roots) -> None:
     found = dict(ranking(roots.diagnose("1")))
     for name in ("corrupt files", "label value 255", "orientation flipped", "macOS ._ files", "numTraining wrong"):
         assert found.get(by_name[name].cause, 0) >= FOUND_THRESHOLD, (name, found)
+
+
+@pytest.mark.parametrize("log", [
+    "RuntimeError: CUDA error: device-side assert triggered\nCUDA kernel errors might be asynchronously reported",
+    "Traceback (most recent call last):\n  File \"loss.py\", line 3, in forward\nIndexError: Target 255 is out of bounds.",
+])
+def test_a_crash_log_and_the_dataset_name_the_label_file(log: str, roots: Roots) -> None:
+    by_name = {fault.name: fault for fault in FAULTS}
+    by_name["label value 255"].inject(write_dataset(roots.raw), roots.raw)
+    diagnosis = roots.diagnose("1", log=log)
+    top = diagnosis.causes[0]
+    assert top.cause == "data.labels_unexpected" and top.certainty > 0.95
+    assert any(firing.rule.id == "data.labels_unexpected.log_and_values" for firing in top.supporting)
+    assert "labelsTr/case_0003.nii.gz" in top.best.fix and any(e.kind == "log" for e in top.evidence)

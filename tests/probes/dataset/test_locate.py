@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import Roots
+from dataset_support import Roots
 
 from nnunet_doctor.probes.dataset.locate import locate
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import Roots, fact, ranking, records, tree_digest
-from synthetic import Spec, read, rewrite, write_dataset
+from dataset_support import Roots, fact, ranking, records, tree_digest
+from dataset_synthetic import Spec, read, rewrite, write_dataset
 
 NNUNET = Path(sys.executable).parent
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Roots, fact, ranking, records, tree_digest
-from synthetic import read, rewrite, write_dataset
+from dataset_support import Roots, fact, ranking, records, tree_digest
+from dataset_synthetic import read, rewrite, write_dataset
 
 MODEL = "nnUNetTrainer__nnUNetPlans__3d_fullres"
 

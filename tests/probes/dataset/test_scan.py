@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import Roots, records, tree_digest
-from synthetic import Spec, read, rewrite, write_dataset
+from dataset_support import Roots, records, tree_digest
+from dataset_synthetic import Spec, read, rewrite, write_dataset
 
 from nnunet_doctor.probes.dataset.cache import CaseCache
 from nnunet_doctor.probes.dataset.measure import CaseTask

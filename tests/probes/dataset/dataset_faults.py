@@ -1,4 +1,4 @@
-"""One fault per data cause, injected into a clean synthetic dataset (see synthetic.py).
+"""One fault per data cause, injected into a clean synthetic dataset (see dataset_synthetic.py).
 
 Each fault names the cause ``diagnose --dataset`` must rank first and a text its fix must contain (the case,
 file or value at fault), and whether nnU-Net's own ``--verify_dataset_integrity`` is run on it too.
@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import SimpleITK as sitk
 
-from synthetic import Spec, edit_json, read, rewrite, write_image
+from dataset_synthetic import Spec, edit_json, read, rewrite, write_image
 
 Inject = Callable[[Path, Path], str | None]  # (raw dataset folder, nnUNet_raw) -> --dataset query or None ("1")
 
