@@ -24,8 +24,11 @@ _MAX_ITEMS = 6  # permutations of more items are not tried
 
 def swapped_items(profiles: Mapping[str, Sequence[Sequence[float] | None]]) -> dict[str, list[int]]:
     """Case id -> positions whose content looks like another position's; only cases that look swapped."""
-    complete = {case: [list(item) for item in items] for case, items in profiles.items()
-                if items and all(item is not None and all(v == v for v in item) for item in items)}
+    complete: dict[str, list[list[float]]] = {}
+    for case, items in profiles.items():
+        present = [list(item) for item in items if item is not None]
+        if present and len(present) == len(items) and all(v == v for item in present for v in item):  # no NaN
+            complete[case] = present
     counts = {len(items) for items in complete.values()}
     if len(complete) < MIN_CASES or len(counts) != 1:
         return {}

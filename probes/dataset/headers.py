@@ -21,7 +21,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 #: nnU-Net's tolerance for "the same" geometry: numpy.allclose defaults (verify_dataset_integrity.py:71, 103, 114)
 RTOL, ATOL = 1e-5, 1e-8
@@ -129,7 +129,7 @@ Matrix = list[list[float]]
 class NiftiHeader:
     """The fields of a NIfTI-1 header this tool uses (offsets from nifti1.h)."""
 
-    endian: str
+    endian: Literal["<", ">"]
     shape: tuple[int, ...]
     intent: int
     datatype: int
@@ -147,7 +147,7 @@ class NiftiHeader:
         return self.vox_offset + math.prod(self.shape) * max(self.bitpix, 8) // 8
 
 
-def parse_nifti_header(raw: bytes) -> NiftiHeader | None:
+def parse_nifti_header(raw: bytes | bytearray) -> NiftiHeader | None:
     """A NIfTI-1 header from the first 348 bytes of a file; None for NIfTI-2; HeaderError for anything else."""
     if len(raw) < 348:
         raise HeaderError(f"truncated: {len(raw)} header bytes, a NIfTI header has 348")
@@ -156,7 +156,7 @@ def parse_nifti_header(raw: bytes) -> NiftiHeader | None:
         if 540 in sizes:
             return None  # NIfTI-2: rare, SimpleITK and nibabel read it
         raise HeaderError("not a NIfTI file (bad header size field)")
-    endian = "<" if sizes[0] == 348 else ">"
+    endian: Literal["<", ">"] = "<" if sizes[0] == 348 else ">"
 
     def field(fmt: str, offset: int) -> tuple[Any, ...]:
         return struct.unpack_from(endian + fmt, raw, offset)
@@ -165,9 +165,10 @@ def parse_nifti_header(raw: bytes) -> NiftiHeader | None:
     ndim = dims[0]
     if not 1 <= ndim <= 7 or any(d < 1 for d in dims[1:ndim + 1]):
         raise HeaderError(f"bad NIfTI header: dimensions {dims[:ndim + 1]}")
+    qform_code, sform_code = field("2h", 252)
     return NiftiHeader(endian, tuple(dims[1:ndim + 1]), field("h", 68)[0], field("h", 70)[0], field("h", 72)[0],
-                       field("8f", 76), int(field("f", 108)[0]), field("2f", 112), *field("2h", 252), field("6f", 256),
-                       tuple(field("4f", offset) for offset in (280, 296, 312)))
+                       field("8f", 76), int(field("f", 108)[0]), field("2f", 112), qform_code, sform_code,
+                       field("6f", 256), tuple(field("4f", offset) for offset in (280, 296, 312)))
 
 
 def _nifti(path: str, gzipped: bool, size: int) -> Geometry | None:

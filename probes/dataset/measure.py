@@ -24,7 +24,7 @@ import gzip
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .headers import NIFTI_DATATYPES, HeaderError, itk_message, parse_nifti_header, read_geometry
 
@@ -62,7 +62,7 @@ def _read_array(path: str) -> Any:
             return array
         import nibabel as nib
 
-        return np.asanyarray(nib.load(path).dataobj)
+        return np.asanyarray(cast(Any, nib.load(path)).dataobj)
     import SimpleITK as sitk
 
     return sitk.GetArrayFromImage(sitk.ReadImage(path))

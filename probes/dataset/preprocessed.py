@@ -107,7 +107,7 @@ def _splits(path: Path, raw_cases: list[str] | None) -> dict[str, Any]:
 
 
 def _plans(folder: Path) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.json")):
         if path.name in _NOT_PLANS:
             continue

@@ -70,8 +70,11 @@ def verified(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Roots,
     prepared: dict[str, tuple[Roots, str]] = {}
     for index, name in enumerate(["clean", *cases]):
         roots = Roots(tmp_path_factory.mktemp(f"verify{index}"))
-        query = _inject(roots, cases[name]) if name in cases else (write_dataset(roots.raw) and "1")
-        prepared[name] = (roots, query)
+        if name in cases:
+            prepared[name] = (roots, _inject(roots, cases[name]))
+        else:
+            write_dataset(roots.raw)
+            prepared[name] = (roots, "1")
     with ThreadPoolExecutor(2) as pool:
         logs = dict(zip(prepared, pool.map(lambda item: _verify(*item), prepared.values())))
     return {name: (roots, query, logs[name]) for name, (roots, query) in prepared.items()}

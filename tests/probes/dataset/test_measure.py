@@ -65,8 +65,9 @@ def test_the_one_read_nifti_reader_gives_nibabels_array(tmp_path: Path) -> None:
     from nnunet_doctor.probes.dataset.measure import _read_array
 
     rng = np.random.default_rng(1)
-    cases = {"int16.nii.gz": rng.integers(-1000, 3000, (7, 8, 9)).astype(np.int16),
-             "float64.nii": rng.random((7, 8, 9)), "uint8.nii.gz": rng.integers(0, 3, (7, 8, 9)).astype(np.uint8)}
+    cases: dict[str, np.ndarray] = {"int16.nii.gz": rng.integers(-1000, 3000, (7, 8, 9)).astype(np.int16),
+                                    "float64.nii": rng.random((7, 8, 9)),
+                                    "uint8.nii.gz": rng.integers(0, 3, (7, 8, 9)).astype(np.uint8)}
     for name, array in cases.items():
         nib.save(nib.Nifti1Image(array, np.eye(4)), tmp_path / name)
     big = nib.Nifti1Image(cases["int16.nii.gz"].astype(">i2"), np.eye(4))
@@ -75,7 +76,8 @@ def test_the_one_read_nifti_reader_gives_nibabels_array(tmp_path: Path) -> None:
     scaled.header.set_slope_inter(0.5, -10.0)
     nib.save(scaled, tmp_path / "scaled.nii.gz")
     for name in [*cases, "bigendian.nii.gz", "scaled.nii.gz"]:
-        ours, reference = _read_array(str(tmp_path / name)), np.asanyarray(nib.load(tmp_path / name).dataobj)
+        ours = _read_array(str(tmp_path / name))
+        reference = np.asanyarray(nib.load(tmp_path / name).dataobj)  # type: ignore[attr-defined]
         assert ours.shape == reference.shape and np.allclose(ours, reference), name
 
 
