@@ -1,7 +1,8 @@
 """Measuring many cases: from the cache where files are unchanged, else in worker processes, with a progress bar.
 
-``jobs`` is the number of processes (1: measure in this process; 0: one per CPU core). Results come back in
-the order of the tasks whatever the number of processes.
+``jobs`` is the number of processes (1: measure in this process; 0: one per CPU core); a header-only scan of
+fewer than 2000 cases stays in this process, where it is faster. Results come back in the order of the tasks
+whatever the number of processes.
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from typing import Any, Mapping
 from .cache import CaseCache, FileKey
 from .measure import CaseTask, measure_case
 from .progress import Progress
+
+
+#: a header takes ~0.1 ms: below this many cases starting worker processes costs more than it saves
+_HEADERS_PER_PROCESS = 2000
 
 
 def worker_count(jobs: int) -> int:
@@ -32,7 +37,8 @@ def measure_all(tasks: Mapping[str, CaseTask], stats: Mapping[str, tuple[int, in
         else:
             todo.append((key, task, files))
     progress = Progress(label, len(todo))
-    workers = min(worker_count(jobs), len(todo))
+    headers_only = not any(task.voxels for _, task, _ in todo)
+    workers = 1 if headers_only and len(todo) < _HEADERS_PER_PROCESS else min(worker_count(jobs), len(todo))
     try:
         if workers <= 1:
             measured = (measure_case(task) for _, task, _ in todo)
