@@ -40,8 +40,10 @@ def _use_color(fmt: str, output: Path | None) -> bool:
 
 
 def _read_stdin() -> str:
-    data = click.get_binary_stream("stdin").read()
-    return data.decode("utf-8", errors="replace")
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stdin (embedded interpreters)
+        return sys.stdin.read()
+    return bytes(stream.read()).decode("utf-8", errors="replace")
 
 
 def _check_log_paths(logs: tuple[str, ...]) -> None:

@@ -188,7 +188,6 @@ class _Evaluator:
     def _Not(self, node: Not, env: Mapping[str, Record]) -> _Result:
         value, unknowns = self.boolean(node.operand, env)
         result = UNKNOWN if value is UNKNOWN else not value
-        self.note(node, result)
         return result, unknowns
 
     def _BoolOp(self, node: BoolOp, env: Mapping[str, Record]) -> _Result:
@@ -202,7 +201,6 @@ class _Evaluator:
             result, unknowns = UNKNOWN, left_unknowns | right_unknowns
         else:
             result, unknowns = not decisive, _NONE
-        self.note(node, result)
         return result, unknowns
 
     def _Compare(self, node: Compare, env: Mapping[str, Record]) -> _Result:
@@ -252,7 +250,6 @@ class _Evaluator:
         value, _ = self.eval(node.ref, env)
         known = value is not UNKNOWN and value is not None
         result = (not known) if node.negate else known
-        self.note(node, result)
         return result, _NONE
 
     def _items(self, ref: FactRef) -> tuple[Any, frozenset[str]]:
@@ -265,7 +262,6 @@ class _Evaluator:
     def _Quantifier(self, node: Quantifier, env: Mapping[str, Record]) -> _Result:
         items, unknowns = self._items(node.collection)
         if items is UNKNOWN:
-            self.note(node, UNKNOWN)
             return UNKNOWN, unknowns
         decisive = node.kind == "any"  # one true item decides `any`, one false item decides `all`
         deciders: list[Record] = []
@@ -284,7 +280,6 @@ class _Evaluator:
         result: Any = decisive if deciders else (UNKNOWN if collected else not decisive)
         if result is True:
             self.witness(node.collection.name, deciders if decisive else items)
-        self.note(node, result)
         return result, frozenset(collected) if result is UNKNOWN else _NONE
 
     def _Aggregate(self, node: Aggregate, env: Mapping[str, Record]) -> _Result:
