@@ -193,6 +193,19 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
         raise click.exceptions.Exit(EXIT_FOUND)
 
 
+@rules.command("docs")
+@_rules_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (docs/rules.md).")
+def rules_docs(rule_dirs: tuple[Path, ...], output: Path | None) -> None:
+    """Generate the rule documentation (Markdown): every rule with its cause, signatures, fix and tests."""
+    from .rule_docs import render_rule_docs
+
+    try:
+        _write(render_rule_docs(_pack(rule_dirs)), output)
+    except DoctorError as exc:
+        raise _fail(exc) from None
+
+
 @rules.command("schema")
 def rules_schema() -> None:
     """Print the JSON Schema of the rule file format (for editors)."""

@@ -147,7 +147,8 @@ _ANSI = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m", "dim": "\
 
 
 @lru_cache(maxsize=2)
-def _environment(autoescape: bool) -> jinja2.Environment:
+def template_environment(autoescape: bool) -> jinja2.Environment:
+    """The Jinja2 environment of the report templates (autoescaping for HTML)."""
     loader = jinja2.FileSystemLoader(str(resources.files("nnunet_doctor.reports_templates")))
     env = jinja2.Environment(loader=loader, autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
@@ -161,7 +162,7 @@ def render(report: dict[str, Any], fmt: str, *, color: bool = False, verbose: bo
            explain: bool = False) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    template = _environment(fmt == "html").get_template(f"{fmt}.j2")
+    template = template_environment(fmt == "html").get_template(f"{fmt}.j2")
 
     def style(text: Any, name: str) -> str:
         return f"{_ANSI[name]}{text}\x1b[0m" if color and name in _ANSI else str(text)
