@@ -23,7 +23,7 @@ FORMATS = ("terminal", "markdown", "html", "json")
 class _Failure(click.ClickException):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: Any = None) -> None:
         click.echo(f"diagnose: {self.format_message()}", err=True)

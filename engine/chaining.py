@@ -98,7 +98,8 @@ def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
     failed: set[str] = set()
     pending: dict[tuple[Any, ...], Pending] = {}
     rounds = 0
-    for rounds in range(1, max_rounds + 1):
+    while rounds < max_rounds:
+        rounds += 1
         changed = False
         for rule in pack.rules:
             if rule.id in failed or not applies(rule, facts):
@@ -136,7 +137,8 @@ def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
         if not changed:
             break
     else:
-        failures.append(RuleFailure(pack.rules[-1], f"no fixpoint after {max_rounds} rounds; stopped"))
+        if pack.rules:
+            failures.append(RuleFailure(pack.rules[-1], f"no fixpoint after {max_rounds} rounds; stopped"))
     return ChainResult(firings, list(pending.values()), failures, rounds, facts)
 
 

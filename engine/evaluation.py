@@ -134,7 +134,8 @@ class _Evaluator:
         return node.value, _NONE
 
     def _ListExpr(self, node: ListExpr, env: Mapping[str, Record]) -> _Result:
-        values, unknowns = [], set()
+        values: list[Any] = []
+        unknowns: set[str] = set()
         for item in node.items:
             value, item_unknowns = self.eval(item, env)
             if value is UNKNOWN:
@@ -289,7 +290,8 @@ class _Evaluator:
         if node.kind == "count":
             if node.body is None:
                 return len(items), _NONE
-            hits, collected = [], set()
+            hits: list[Record] = []
+            collected: set[str] = set()
             self.depth += 1
             try:
                 for record in items:
@@ -315,7 +317,8 @@ class _Evaluator:
         return _aggregate(node.kind, values, self.condition.excerpt(node))
 
     def _Call(self, node: Call, env: Mapping[str, Record]) -> _Result:
-        args, unknowns = [], set()
+        args: list[Any] = []
+        unknowns: set[str] = set()
         for arg in node.args:
             value, arg_unknowns = self.eval(arg, env)
             if value is UNKNOWN:

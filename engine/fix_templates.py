@@ -35,7 +35,7 @@ class UnknownFact(Undefined):
             raise AttributeError(name)
         return self
 
-    def __getitem__(self, key: Any) -> "UnknownFact":
+    def __getitem__(self, key: Any) -> "UnknownFact":  # type: ignore[override]
         return self
 
 

@@ -326,7 +326,7 @@ class _Loader:
             return None
         return Rule(
             id=str(rule_id), title=str(title).strip(), cause=cause, phase=str(decl["phase"]), severity=str(decl["severity"]),
-            certainty=float(certainty), status=str(decl["status"]), when=when, fix=fix, references=tuple(references),
+            certainty=float(certainty or 0), status=str(decl["status"]), when=when, fix=fix, references=tuple(references),
             description=str(decl.get("description", "")), for_var=for_var, for_collection=for_collection,
             applies_to=applies_to, then=tuple(then), tests=tests,
             signatures=tuple(str(s) for s in (decl.get("signatures") or {})), origin=origin, location=decl.location,
