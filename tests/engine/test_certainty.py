@@ -18,6 +18,11 @@ def test_mycin_examples() -> None:
     assert algebra.combine([0.7]) == 0.7
 
 
+def test_certain_support_against_certain_refutation_is_zero_not_a_crash() -> None:
+    # found by hypothesis: both sides round to exactly 1.0
+    assert MycinAlgebra().combine([0.5, 0.9999999999999999, -0.5, -0.9999999999999999]) == 0.0
+
+
 @given(FACTORS, st.randoms())
 def test_combination_is_bounded_and_order_independent(factors: list[float], rnd) -> None:
     for algebra in ALGEBRAS.values():
