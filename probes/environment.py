@@ -69,7 +69,7 @@ class EnvironmentProbe:
                  detail="nnUNetTrainer._do_i_compile")
         if "nnUNet_extTrainer" in environ:
             sink.add("env.ext_trainer_folders", [
-                {"path": part, "exists": Path(part).is_dir()}
+                {"path": part, "found": Path(part).is_dir()}
                 for part in environ["nnUNet_extTrainer"].split(os.pathsep) if part.strip()])
         _shell_facts(environ, sink)
         if context.dataset:
@@ -85,7 +85,7 @@ def _path_record(variable: str, value: str) -> dict[str, Any]:
     if value == "":
         return record
     exists = path.exists()
-    record.update(exists=exists, is_dir=path.is_dir())
+    record.update(found=exists, is_dir=path.is_dir())
     anchor = path if exists else _nearest_existing(path)
     record["writable"] = anchor is not None and os.access(anchor, os.W_OK | os.X_OK)
     if anchor is not None:
