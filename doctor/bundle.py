@@ -102,6 +102,8 @@ def log_excerpts(sources: Iterable[LogSource], facts: Iterable[Fact]) -> list[di
             numbered = [(n, line) for n, line in normalise_lines(read_text(source)) if n in keep]
         except InputError:
             continue
+        while numbered and not numbered[-1][1]:  # the empty "line" after the last newline
+            numbered.pop()
         excerpts.append({"file": source.name, "lines": [{"line": n, "text": line} for n, line in numbered[:MAX_EXCERPT_LINES]],
                          "truncated": len(numbered) > MAX_EXCERPT_LINES})
     return excerpts

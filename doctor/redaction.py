@@ -46,7 +46,7 @@ _NOT_PERSONAL_IPS = frozenset({"127.0.0.1", "0.0.0.0", "255.255.255.255", "::1"}
 _DATASET = re.compile(r"\b(?P<kind>Dataset|Task)(?P<id>\d{2,3})_(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 _ENDINGS = r"\.nii\.gz|\.nii|\.nrrd|\.mha|\.mhd|\.tiff?|\.png|\.jpe?g|\.bmp|\.b2nd|\.npz|\.npy|\.pkl|\.dcm"
 _IMAGE_FILE = re.compile(rf"(?P<folder>(?:^|[/\\])(?P<parent>[^/\\\s'\"]+)[/\\])?(?P<stem>[^/\\\s'\",:;()\[\]]+?)"
-                         rf"(?P<ending>{_ENDINGS})(?![\w.])")
+                         rf"(?P<ending>{_ENDINGS})(?!\w|\.\w)")
 _CHANNEL = re.compile(r"^(?P<case>.+?)(?P<suffix>_\d{4}|_seg)$")
 #: identifiers that name no one: case_0001, 0001, img12, patient_003 (kept as they are)
 _GENERIC_ID = re.compile(r"^(?:case|img|image|label|seg|patient|sample|subject|s)?[_-]?\d{1,5}$", re.IGNORECASE)
@@ -165,7 +165,7 @@ class Redactor:
         self._assign_cases()
         for secret in sorted(self.sensitive.secrets, key=len, reverse=True):
             self.replaced["secrets"] += text.count(secret)
-            text = text.replace(secret, f"[secret:{self.sensitive.secrets[secret]}]")
+            text = text.replace(secret, f"[secret of {self.sensitive.secrets[secret]}]")
         text = self._sub("tokens", _TOKENS, "[token]", text)
         text = self._sub("tokens", _URL_CREDENTIALS, r"\g<scheme>[credentials]@", text)
         for pattern, pseudonym in self._home_patterns:
@@ -174,8 +174,8 @@ class Redactor:
             text = self._sub("user names", pattern, "user", text)
         for number, pattern in enumerate(self._host_patterns, 1):
             text = self._sub("host names", pattern, f"host{number}", text)
-        for address, pseudonym in self.ips.items():
-            text = self._sub("IP addresses", re.compile(rf"(?<![\w.:]){re.escape(address)}(?![\w.:])"), pseudonym, text)
+        for pattern in (_IPV4, _IPV6):
+            text = pattern.sub(self._ip, text)
         for original in sorted(self.datasets, key=len, reverse=True):
             text = self._sub("dataset names", re.compile(rf"\b{re.escape(original)}(?![A-Za-z0-9])"),
                              self.datasets[original], text)
@@ -184,6 +184,13 @@ class Redactor:
         for term in sorted(self.sensitive.terms, key=len, reverse=True):
             text = self._sub("terms", re.compile(re.escape(term), re.IGNORECASE), "[redacted]", text)
         return text
+
+    def _ip(self, match: re.Match[str]) -> str:
+        pseudonym = self.ips.get(match.group(0))
+        if pseudonym is None:  # loopback and the like
+            return match.group(0)
+        self.replaced["IP addresses"] += 1
+        return pseudonym
 
     def _sub(self, kind: str, pattern: re.Pattern[str], replacement: Any, text: str) -> str:
         text, count = pattern.subn(replacement, text)
@@ -209,6 +216,7 @@ class Redactor:
     # -- the final scan ----------------------------------------------------------------------------------
     def leaks(self, text: str) -> list[str]:
         """What sensitive kinds are still in ``text`` (names the kind, never the value)."""
+        self._assign_cases()
         found: list[str] = []
         checks: list[tuple[str, bool]] = [
             ("user name", any(pattern.search(text) for pattern in self._user_patterns)),
