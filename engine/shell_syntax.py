@@ -29,30 +29,28 @@ def _value(name: str, value: Any, shell: str) -> str:
     return str(value).replace('"', '\\"')
 
 
+#: per shell: the command that sets a variable in this terminal, and the one that keeps it for new terminals
+_SET = {"fish": 'set -gx {name} "{value}"', "powershell": '$env:{name} = "{value}"', "cmd": "set {name}={value}",
+        "posix": 'export {name}="{value}"'}
+_PERSIST = {"fish": 'set -Ux {name} "{value}"', "cmd": 'setx {name} "{value}"',
+            "powershell": '[Environment]::SetEnvironmentVariable("{name}", "{value}", "User")',
+            "posix": "echo 'export {name}=\"{value}\"' >> {rc_file}"}
+
+
+def _command(table: dict[str, str], name: str, value: Any, shell: Any) -> str:
+    shell = _shell(shell)
+    return table.get(shell, table["posix"]).format(name=name, value=_value(name, value, shell),
+                                                   rc_file=_RC_FILES.get(shell, ""))
+
+
 def set_var(name: str, value: Any = None, shell: Any = None) -> str:
     """The command that sets ``name`` in the current terminal (a placeholder path when ``value`` is None)."""
-    shell = _shell(shell)
-    value = _value(name, value, shell)
-    if shell == "fish":
-        return f'set -gx {name} "{value}"'
-    if shell == "powershell":
-        return f'$env:{name} = "{value}"'
-    if shell == "cmd":
-        return f"set {name}={value}"
-    return f'export {name}="{value}"'
+    return _command(_SET, name, value, shell)
 
 
 def persist_var(name: str, value: Any = None, shell: Any = None) -> str:
     """The command that keeps ``name`` for every new terminal of this user."""
-    shell = _shell(shell)
-    value = _value(name, value, shell)
-    if shell == "fish":
-        return f'set -Ux {name} "{value}"'
-    if shell == "powershell":
-        return f'[Environment]::SetEnvironmentVariable("{name}", "{value}", "User")'
-    if shell == "cmd":
-        return f'setx {name} "{value}"'
-    return f"echo 'export {name}=\"{value}\"' >> {_RC_FILES[shell]}"
+    return _command(_PERSIST, name, value, shell)
 
 
 def after_persist(shell: Any = None) -> str:
