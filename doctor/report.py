@@ -159,10 +159,11 @@ def template_environment(autoescape: bool) -> jinja2.Environment:
 
 
 def render(report: dict[str, Any], fmt: str, *, color: bool = False, verbose: bool = False,
-           explain: bool = False) -> str:
+           explain: bool = False, template_name: str | None = None) -> str:
+    """Lay ``report`` out in ``fmt`` with its template (or with ``template_name``, e.g. the environment check)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    template = template_environment(fmt == "html").get_template(f"{fmt}.j2")
+    template = template_environment(fmt == "html").get_template(template_name or f"{fmt}.j2")
 
     def style(text: Any, name: str) -> str:
         return f"{_ANSI[name]}{text}\x1b[0m" if color and name in _ANSI else str(text)

@@ -45,6 +45,7 @@ class FactSink:
         self.probe = probe
         self.facts: list[Fact] = []
         self.problems: list[str] = []
+        self.notes: list[tuple[str, str]] = []  # (severity, message): what the probe has to say about itself
 
     def add(self, name: str, value: Any, provenance: Provenance | None = None, **where: Any) -> None:
         """Record a fact. ``where`` may give ``file``, ``lines`` and ``detail`` for the provenance."""
@@ -52,9 +53,10 @@ class FactSink:
         if error:
             self.problems.append(error)
             return
+        provenance = provenance or Provenance(self.probe, **where)
         if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
             value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
-        self.facts.append(Fact(name, value, provenance or Provenance(self.probe, **where)))
+        self.facts.append(Fact(name, value, provenance))
 
     def unknown(self, name: str, reason: str) -> None:
         """Record that ``name`` could not be established, and why."""
@@ -62,6 +64,13 @@ class FactSink:
             self.problems.append(f"fact '{name}' is not in the vocabulary")
             return
         self.facts.append(Fact(name, Unknown(reason), Provenance(self.probe, detail=reason)))
+
+    def note(self, message: str, severity: str = "info") -> None:
+        """Say something about the probe itself: not applicable here, timed out, its subprocess died.
+
+        A note becomes a finding of the report; the probe goes on and records what it could establish.
+        """
+        self.notes.append((severity, message))
 
 
 class Probe(Protocol):

@@ -47,7 +47,9 @@ def test_json_report_keeps_the_benchmark_contract_and_the_schema() -> None:
         {"rule": "env.dataset_not_found.log_message", "certainty": 0.8, "effect": "supports"},
         {"rule": "env.dataset_not_found.paths_none", "certainty": -0.6, "effect": "weakens"}]
     assert report["inputs"]["offline"] is True
-    assert {p["name"]: p["status"] for p in report["probes"]} == {"log": "ran", "environment": "skipped"}
+    assert {p["name"]: p["status"] for p in report["probes"]} == {"log": "ran", "environment": "skipped",
+                                                                  "installation": "skipped", "system": "skipped",
+                                                                  "gpu": "skipped"}
 
 
 def test_explanation_shows_each_sub_condition() -> None:
