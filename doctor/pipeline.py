@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
 from nnunet_doctor.engine.loader import RulePack, load_rule_pack, site_rule_dirs
 from nnunet_doctor.probes.base import LogSource, ProbeContext
 from nnunet_doctor.probes.runner import PROBES, ProbeReport, run_probes
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 
 @dataclass
@@ -32,6 +35,7 @@ class DiagnosisRequest:
     facts: dict[str, Any] = field(default_factory=dict)  # extra facts given directly (tests, bundles)
     probes: set[str] | None = None  # run only these probes (None: all that apply)
     options: dict[str, Any] = field(default_factory=dict)  # probe options: quick, jobs, cache
+    bundle: Path | None = None  # facts collected on the user's machine (diagnose collect); implies offline
 
 
 @dataclass
@@ -61,24 +65,67 @@ def load_pack(rule_dirs: list[Path], environ: Mapping[str, str] | None = None) -
     return load_rule_pack(site_rule_dirs(rule_dirs, environ))
 
 
-def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> DiagnosisResult:
-    environ = dict(os.environ if request.environ is None else request.environ)
-    pack = pack or load_pack(request.rule_dirs, environ)
+def log_sources(request: DiagnosisRequest) -> list[LogSource]:
+    """The logs to read: given as text, as paths, and the newest training log of each fold under --results."""
     sources = [LogSource(name, text=text) for name, text in request.log_texts.items()]
     sources += [LogSource(path, Path(path)) for path in request.logs if path != "-"]
     if request.results is not None:
         from nnunet_doctor.probes.dataset.results import training_logs
 
         sources += [LogSource(str(path), path) for path in training_logs(request.results)]
+    return sources
+
+
+@dataclass
+class Gathered:
+    """Everything the engine will reason on, before any rule runs."""
+
+    facts: FactBase
+    findings: list[Finding]
+    reports: list[ProbeReport]
+    bundle: "Bundle | None" = None
+
+
+def gather_facts(request: DiagnosisRequest, pack: RulePack) -> Gathered:
+    """Inputs -> probes -> facts.
+
+    A bundle's facts come first; facts of this run's probes (e.g. a log given beside the bundle) and facts
+    given as values replace those of the same name.
+    """
+    environ = dict(os.environ if request.environ is None else request.environ)
+    gathered = Gathered(FactBase(), [], [])
+    if request.bundle is not None:
+        from .bundle import read_bundle
+
+        gathered.bundle = read_bundle(request.bundle, pack)
+        for fact in gathered.bundle.facts:
+            gathered.facts.add(fact)
+        gathered.findings += gathered.bundle.findings
+        gathered.reports += gathered.bundle.probe_reports
     context = ProbeContext(
-        vocabulary=pack.vocabulary, signatures=pack.signatures, logs=sources, dataset=request.dataset,
-        results=request.results, offline=request.offline, environ=environ, options=dict(request.options))
+        vocabulary=pack.vocabulary, signatures=pack.signatures, logs=log_sources(request), dataset=request.dataset,
+        results=request.results, offline=request.offline or request.bundle is not None, environ=environ,
+        options=dict(request.options))
     facts, findings, reports = run_probes(context, PROBES, request.probes)
-    base = FactBase()
     for fact in facts:
-        base.add(fact)
+        gathered.facts.add(fact)
     given, problems = facts_from_values(request.facts, pack)
     for fact in given:
-        base.add(fact)
-    findings += [Finding("input", problem, "warning") for problem in problems]
-    return DiagnosisResult(diagnose(pack, base, findings), reports, request)
+        gathered.facts.add(fact)
+    gathered.findings += findings + [Finding("input", problem, "warning") for problem in problems]
+    gathered.reports += [report for report in reports if request.bundle is None or report.status != "skipped"]
+    return gathered
+
+
+def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> DiagnosisResult:
+    environ = dict(os.environ if request.environ is None else request.environ)
+    pack = pack or load_pack(request.rule_dirs, environ)
+    gathered = gather_facts(request, pack)
+    diagnosis = diagnose(pack, gathered.facts, gathered.findings)
+    if gathered.bundle is not None:
+        from .bundle import compare
+
+        difference = compare(gathered.bundle, diagnosis, pack)
+        if difference is not None:
+            diagnosis.findings.append(difference)
+    return DiagnosisResult(diagnosis, gathered.reports, request)

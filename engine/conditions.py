@@ -180,7 +180,7 @@ def _describe_unexpected(exc: UnexpectedInput, text: str) -> str:
     if isinstance(exc, UnexpectedEOF):
         return "condition ends too early"
     if isinstance(exc, UnexpectedCharacters):
-        return f"unexpected character {text[exc.pos_in_stream]!r}"
+        return f"unexpected character {text[exc.pos_in_stream or 0]!r}"
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         if token.type == "$END":
@@ -235,7 +235,7 @@ class _Compiler:
             value = float(token) if any(c in token for c in ".eE") else int(token)
             return Literal(span, value)
         if kind == "string":
-            return Literal(span, self.string(children[0]))
+            return Literal(span, self.string(_token(children[0])))
         if kind in ("true", "false", "null"):
             return Literal(span, {"true": True, "false": False, "null": None}[kind])
         if kind == "list_":
@@ -252,7 +252,7 @@ class _Compiler:
             op = {"in_": "in", "not_in": "not in", "contains": "contains"}[kind]
             return Compare(span, op, self.compile(children[0], scope), self.compile(children[1], scope))
         if kind == "matches":
-            source = self.string(children[1])
+            source = self.string(_token(children[1]))
             try:
                 pattern = compile_guarded(source)
             except PatternError as exc:
@@ -260,24 +260,14 @@ class _Compiler:
                 pattern = compile_guarded("(?:)")
             return Matches(span, self.compile(children[0], scope), pattern)
         if kind == "resembles":
-            return Resembles(span, self.compile(children[0], scope), self.string(children[1]), DEFAULT_FUZZY_CUTOFF)
+            return Resembles(span, self.compile(children[0], scope), self.string(_token(children[1])), DEFAULT_FUZZY_CUTOFF)
         if kind == "arith":
             return Arith(span, str(children[1]), self.compile(children[0], scope), self.compile(children[2], scope))
         if kind == "neg":
             return Neg(span, self.compile(children[0], scope))
         if kind in ("exists", "unknown"):
             return Exists(span, self.ref(children[0], scope), negate=kind == "unknown")
-        if kind == "quantifier":
-            var = str(children[1]).split()[0]
-            collection = self.collection(children[2], scope)
-            inner = dict(scope)
-            if collection is not None:
-                inner[var] = collection.spec
-            body = self.compile(children[3], inner)
-            if collection is None:
-                return Literal(span, None)
-            return Quantifier(span, str(children[0]), var, collection, body)
-        if kind == "aggregate":
+        if kind in ("quantifier", "aggregate"):
             var = str(children[1]).split()[0]
             collection = self.collection(children[2], scope)
             inner = dict(scope)
@@ -286,6 +276,9 @@ class _Compiler:
             body = self.compile(children[3], inner) if children[3] is not None else None
             if collection is None:
                 return Literal(span, None)
+            if kind == "quantifier":
+                assert body is not None
+                return Quantifier(span, str(children[0]), var, collection, body)
             return Aggregate(span, str(children[0]), var, collection, body)
         if kind == "call":
             name = str(children[0])
@@ -318,7 +311,8 @@ class _Compiler:
 
     def ref(self, tree: Tree, scope: Mapping[str, FactSpec]) -> Node:
         span = self.span(tree)
-        parts: list[str | int] = [int(c) if c.type == "INT" else str(c) for c in tree.children]
+        tokens = [child for child in tree.children if isinstance(child, Token)]
+        parts: list[str | int] = [int(c) if c.type == "INT" else str(c) for c in tokens]
         head = parts[0]
         assert isinstance(head, str)
         if head in scope:  # a variable bound by a quantifier or aggregate
@@ -372,6 +366,11 @@ class _Compiler:
                 return Literal(span, None)
             field_name = candidate
         return FactRef(span, spec.name, spec, index, field_name)
+
+
+def _token(child: Tree | Token) -> Token:
+    assert isinstance(child, Token)
+    return child
 
 
 def compile_condition(text: str, vocabulary: Vocabulary,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
@@ -92,7 +92,7 @@ class SignatureSet:
                 key = (anchor.lower() if signature.ignore_case else anchor, signature.ignore_case)
                 self._by_anchor.setdefault(key, []).append(signature)
 
-    def __iter__(self) -> Iterable[Signature]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Signature]:
         return iter(self.signatures)
 
     def __len__(self) -> int:

@@ -45,6 +45,7 @@ class FactSink:
         self.probe = probe
         self.facts: list[Fact] = []
         self.problems: list[str] = []
+        self.notes: list[tuple[str, str]] = []  # (severity, message): what the probe has to say about itself
 
     def add(self, name: str, value: Any, provenance: Provenance | None = None, **where: Any) -> None:
         """Record a fact. ``where`` may give ``file``, ``lines`` and ``detail`` for the provenance."""
@@ -63,6 +64,13 @@ class FactSink:
             self.problems.append(f"fact '{name}' is not in the vocabulary")
             return
         self.facts.append(Fact(name, Unknown(reason), Provenance(self.probe, detail=reason)))
+
+    def note(self, message: str, severity: str = "info") -> None:
+        """Say something about the probe itself: not applicable here, timed out, its subprocess died.
+
+        A note becomes a finding of the report; the probe goes on and records what it could establish.
+        """
+        self.notes.append((severity, message))
 
 
 class Probe(Protocol):

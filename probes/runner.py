@@ -29,6 +29,9 @@ class ProbeEntry:
 PROBES: tuple[ProbeEntry, ...] = (
     ProbeEntry("log", "log:LogProbe", "log"),
     ProbeEntry("environment", "environment:EnvironmentProbe", "machine"),
+    ProbeEntry("installation", "installation:InstallationProbe", "machine"),
+    ProbeEntry("system", "system:SystemProbe", "machine"),
+    ProbeEntry("gpu", "gpu:GpuProbe", "machine"),
     ProbeEntry("dataset", "dataset:DatasetProbe", "dataset"),
     ProbeEntry("preprocessed", "dataset.preprocessed:PreprocessedProbe", "dataset"),
     ProbeEntry("results", "dataset.results:ResultsProbe", "results"),
@@ -87,6 +90,7 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
                                     "its facts are unknown", "error"))
         seconds = time.perf_counter() - started
         facts += sink.facts
+        findings += [Finding(f"probe {entry.name}", message, severity) for severity, message in sink.notes]
         for problem in sink.problems:
             findings.append(Finding(f"probe {entry.name}", f"probe produced an invalid fact: {problem}", "warning"))
         if seconds > SLOW_PROBE_SECONDS:
