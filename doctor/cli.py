@@ -39,20 +39,15 @@ def _use_color(fmt: str, output: Path | None) -> bool:
     return sys.stdout.isatty()
 
 
-def _read_stdin() -> str:
-    data = click.get_binary_stream("stdin").read()
-    return data.decode("utf-8", errors="replace")
-
-
 def _check_log_paths(logs: tuple[str, ...]) -> None:
+    """Every --log must be readable before anything runs: one line naming the first one that is not."""
+    from nnunet_doctor.probes.log.reader import check_readable
+
+    if logs.count("-") > 1:
+        raise InputError("-: standard input can be read only once")
     for log in logs:
-        if log == "-":
-            continue
-        path = Path(log)
-        if not path.exists():
-            raise InputError(f"{log}: no such file or folder")
-        if not os.access(path, os.R_OK):
-            raise InputError(f"{log}: not readable (permission denied)")
+        if log != "-":
+            check_readable(Path(log), log)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -99,9 +94,8 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
 
     try:
         _check_log_paths(logs)
-        texts = {"<stdin>": _read_stdin()} if "-" in logs else {}
-        request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
-                                   results=results, offline=offline, rule_dirs=list(rule_dirs))
+        request = DiagnosisRequest(logs=list(logs), stdin=click.get_binary_stream("stdin") if "-" in logs else None,
+                                   dataset=dataset, results=results, offline=offline, rule_dirs=list(rule_dirs))
         result = run_diagnosis(request)
         report = build_report(result, top)
         _write(render(report, fmt, color=_use_color(fmt, output), verbose=verbose, explain=explain), output)

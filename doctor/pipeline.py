@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Mapping
 
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
@@ -22,8 +22,9 @@ from nnunet_doctor.probes.runner import PROBES, ProbeReport, run_probes
 
 @dataclass
 class DiagnosisRequest:
-    logs: list[str] = field(default_factory=list)  # paths, or "-" already read into log_texts
-    log_texts: dict[str, str] = field(default_factory=dict)  # name -> text (standard input, rule tests)
+    logs: list[str] = field(default_factory=list)  # paths, or "-" for ``stdin``
+    log_texts: dict[str, str] = field(default_factory=dict)  # name -> text (rule tests, callers with text in hand)
+    stdin: BinaryIO | None = None  # what "-" reads, as a stream (never read whole)
     dataset: str | None = None
     results: Path | None = None
     offline: bool = False
@@ -64,7 +65,8 @@ def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> Di
     environ = dict(os.environ if request.environ is None else request.environ)
     pack = pack or load_pack(request.rule_dirs, environ)
     sources = [LogSource(name, text=text) for name, text in request.log_texts.items()]
-    sources += [LogSource(path, Path(path)) for path in request.logs if path != "-"]
+    sources += [LogSource("<stdin>", stream=request.stdin) if path == "-" else LogSource(path, Path(path))
+                for path in request.logs if path != "-" or request.stdin is not None]
     context = ProbeContext(
         vocabulary=pack.vocabulary, signatures=pack.signatures, logs=sources, dataset=request.dataset,
         results=request.results, offline=request.offline, environ=environ)

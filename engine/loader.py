@@ -431,7 +431,7 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
                 loader.problems += loader.catalog.add_phase_groups(causes, source, origin)
             else:
                 loader.problems.append(source.problem(data.value_location("causes"), "'causes' must map phases to {cause id: description}"))
-        signatures = data.get("signatures") or {}
+        signatures = data.get("signatures") or LocatedMap()
         if not isinstance(signatures, LocatedMap):
             loader.problems.append(source.problem(data.value_location("signatures"), "'signatures' must be a mapping"))
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Protocol
+from typing import Any, BinaryIO, ClassVar, Mapping, Protocol
 
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.signatures import SignatureSet
@@ -18,11 +18,12 @@ from nnunet_doctor.engine.vocabulary import Vocabulary
 
 @dataclass(frozen=True)
 class LogSource:
-    """A log named on the command line: a path (file, .gz, folder) or text already read (``-``)."""
+    """A log named on the command line: a path (file, .gz, folder), a binary stream (``-``) or text."""
 
     name: str
     path: Path | None = None
     text: str | None = None
+    stream: BinaryIO | None = None
 
 
 @dataclass
@@ -45,6 +46,8 @@ class FactSink:
         self.probe = probe
         self.facts: list[Fact] = []
         self.problems: list[str] = []
+        self.notes: list[tuple[str, str]] = []  # (message, severity): what the report should say about the inputs
+        self.detail = ""  # one line on how the probe ran (shown with the probe in the report)
 
     def add(self, name: str, value: Any, provenance: Provenance | None = None, **where: Any) -> None:
         """Record a fact. ``where`` may give ``file``, ``lines`` and ``detail`` for the provenance."""
@@ -55,6 +58,10 @@ class FactSink:
         if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
             value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
         self.facts.append(Fact(name, value, provenance or Provenance(self.probe, **where)))
+
+    def note(self, message: str, severity: str = "warning") -> None:
+        """Say something about the inputs themselves (binary data skipped, a line cut), not a fact."""
+        self.notes.append((message, severity))
 
     def unknown(self, name: str, reason: str) -> None:
         """Record that ``name`` could not be established, and why."""

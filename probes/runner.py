@@ -74,7 +74,7 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
             module = importlib.import_module(f"{__package__}.{module_name}")
             probe = getattr(module, class_name)()
             probe.collect(context, sink)
-            status, detail = "ran", ""
+            status, detail = "ran", sink.detail
         except Exception as exc:  # a probe must never take the diagnosis down
             status = "failed"
             detail = f"{type(exc).__name__}: {exc}"
@@ -86,6 +86,7 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
         facts += sink.facts
         for problem in sink.problems:
             findings.append(Finding(f"probe {entry.name}", f"probe produced an invalid fact: {problem}", "warning"))
+        findings += [Finding(f"probe {entry.name}", message, severity) for message, severity in sink.notes]
         if seconds > SLOW_PROBE_SECONDS:
             findings.append(Finding(f"probe {entry.name}", f"the {entry.name} probe took {seconds:.1f} s", "info"))
         reports.append(ProbeReport(entry.name, status, seconds, detail))

@@ -1,52 +1,252 @@
-"""Reading pasted logs into clean, numbered lines.
+"""Reading logs as blocks of whole lines, whatever was pasted: streaming, with bounded memory.
 
-Any encoding (invalid UTF-8 is replaced), CRLF line ends, ANSI colour codes and carriage-return progress
-bars (tqdm redraws one line many times: the last state is kept) are normalised; line numbers are those of
-the input, so evidence can be quoted.
+A log named on the command line may be a file, a ``.gz``/``.bz2``/``.xz`` file, standard input, or a folder
+such as ``nnUNet_results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0`` (its
+``training_log_*.txt`` files are read, and ``debug.json`` is noted). Each input is read in blocks of about
+8 MiB that end at a line break, so a multi-GB log never sits in memory whole; line numbers are those of
+the input. UTF-16 logs (PowerShell's ``>``) are transcoded to UTF-8; a UTF-8 byte-order mark is dropped;
+invalid UTF-8 is replaced when a line is decoded. A line longer than 1 MiB is cut (a tqdm bar redrawn with
+``\\r`` keeps its last state).
 
->>> list(normalise_lines("a\\r\\nb 10%\\rb 100%\\n\\x1b[31mRuntimeError: x\\x1b[0m\\n"))
-[(1, 'a'), (2, 'b 100%'), (3, 'RuntimeError: x')]
+:func:`clean_line` turns one raw line into the text a person saw on the terminal:
+
+>>> clean_line(b"\\x1b[31mRuntimeError: x\\x1b[0m\\r\\n")
+'RuntimeError: x'
+>>> clean_line(b"Preprocessing:  10%|#   | 1/10\\rPreprocessing: 100%|####| 10/10\\n")
+'Preprocessing: 100%|####| 10/10'
+>>> [clean_line(line) for line in b"caf\\xe9 \\xff\\n".splitlines()]
+['caf\\ufffd \\ufffd']
 """
 from __future__ import annotations
 
+import bz2
+import codecs
+import gzip
+import io
+import lzma
+import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator, Protocol
 
 from nnunet_doctor.engine.errors import InputError
 
 from ..base import LogSource
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+BLOCK_BYTES = 8 << 20
+MAX_LINE_BYTES = 1 << 20
+TRAINING_LOG_GLOB = "training_log_*.txt"
+_FOLDER_DEPTH = 3
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_COMPRESSED: dict[bytes, Callable[[BinaryIO], BinaryIO]] = {
+    b"\x1f\x8b": lambda raw: gzip.GzipFile(fileobj=raw),  # type: ignore[dict-item]
+    b"BZh": lambda raw: bz2.BZ2File(raw),  # type: ignore[dict-item]
+    b"\xfd7zXZ": lambda raw: lzma.LZMAFile(raw),  # type: ignore[dict-item]
+}
 
 
-def clean_line(raw: str) -> str:
-    if "\x1b" in raw:
-        raw = _ANSI.sub("", raw)
-    if "\r" in raw:
-        segments = [segment for segment in raw.split("\r") if segment.strip()]
-        raw = segments[-1] if segments else ""
-    return raw.rstrip()
+def clean_line(raw: bytes) -> str:
+    """Decode one line (invalid UTF-8 replaced), drop ANSI codes and keep the last state of ``\\r`` redraws."""
+    text = raw.decode("utf-8", errors="replace")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    text = text.rstrip("\r\n")
+    if "\r" in text:
+        segments = [segment for segment in text.split("\r") if segment.strip()]
+        text = segments[-1] if segments else ""
+    return text.rstrip()
 
 
-def normalise_lines(text: str) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
-        if number > 1 or raw:
-            yield number, clean_line(raw)
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of one input: ``data`` ends with a line break; its first line is number ``first_line``."""
+
+    data: bytes
+    first_line: int
+    last: bool
 
 
-def read_text(source: LogSource) -> str:
+@dataclass
+class ReadNote:
+    """Something about an input that the report should say (a cut line, binary data, a broken archive)."""
+
+    file: str
+    message: str
+    severity: str = "warning"
+
+
+@dataclass
+class LogInput:
+    """One readable log: a display name and a way to open it as a binary stream."""
+
+    name: str
+    open: Callable[[], BinaryIO]
+    path: Path | None = None
+    notes: list[ReadNote] = field(default_factory=list)
+    closes: bool = True  # False for a stream this tool did not open (standard input)
+
+    def blocks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+        """The input as blocks of whole lines (a missing final line break is added)."""
+        stream = self.open()
+        try:
+            yield from self._blocks(_decoded(stream, self), block_bytes)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            self.notes.append(ReadNote(self.name, f"{self.name}: reading stopped early: {exc}"))
+        finally:
+            if self.closes:
+                stream.close()
+
+    def _blocks(self, stream: "_ByteSource", block_bytes: int) -> Iterator[Block]:
+        pending = b""
+        first_line = 1
+        skipping = False  # the rest of a line that was cut is being discarded
+        while chunk := stream.read(block_bytes):
+            if skipping:
+                end = chunk.find(b"\n")
+                if end < 0:
+                    continue
+                chunk, skipping = chunk[end:], False
+            data = pending + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield Block(data[:cut], first_line, False)
+                first_line += data.count(b"\n", 0, cut)
+            pending = data[cut:]
+            if len(pending) > MAX_LINE_BYTES:
+                pending, skipping = self._shorten(pending, first_line)
+        yield Block(pending + b"\n" if pending else b"", first_line, True)
+
+    def _shorten(self, line: bytes, number: int) -> tuple[bytes, bool]:
+        """A line without a break beyond the limit: keep its last ``\\r`` state, else its beginning."""
+        redraw = line.rfind(b"\r")
+        if 0 <= redraw and len(line) - redraw <= MAX_LINE_BYTES:
+            return line[redraw:], False
+        self.notes.append(ReadNote(self.name, f"{self.name}:{number}: line longer than {MAX_LINE_BYTES >> 20} MiB; "
+                                              "only its beginning was read", "info"))
+        return line[:MAX_LINE_BYTES], True
+
+
+def _decoded(stream: BinaryIO, source: LogInput) -> _ByteSource:
+    """The stream as UTF-8-compatible bytes: decompressed, UTF-16 transcoded, BOM dropped."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    head = buffered.peek(4)[:4]
+    for magic, opener in _COMPRESSED.items():
+        if head.startswith(magic):
+            return _decoded(opener(buffered), source)
+    sample = buffered.peek(4096)[:4096]
+    encoding = _utf16(sample)
+    if encoding:
+        source.notes.append(ReadNote(source.name, f"{source.name}: read as {encoding.upper()} text", "info"))
+        return _Transcoded(buffered, encoding)
+    if head.startswith(codecs.BOM_UTF8):
+        buffered.read(len(codecs.BOM_UTF8))
+    return buffered
+
+
+def _utf16(sample: bytes) -> str | None:
+    if sample.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16"
+    if sample.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+class _ByteSource(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class _Transcoded:
+    """A UTF-16 byte stream read as UTF-8 bytes."""
+
+    def __init__(self, raw: BinaryIO, encoding: str):
+        self._raw = raw
+        self._reader = codecs.getreader(encoding)(raw, errors="replace")
+        self._rest = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        while size < 0 or len(self._rest) < size:
+            text = self._reader.read(1 << 16)
+            if not text:
+                break
+            self._rest += text.encode("utf-8")
+        if size < 0:
+            size = len(self._rest)
+        out, self._rest = self._rest[:size], self._rest[size:]
+        return out
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def open_inputs(source: LogSource) -> list[LogInput]:
+    """The readable logs behind one ``--log`` argument; raises InputError naming it when there are none."""
+    if source.stream is not None:
+        stream = source.stream
+        return [LogInput(source.name, lambda: stream, closes=False)]
     if source.text is not None:
-        return source.text
+        data = source.text.encode("utf-8", errors="replace")
+        return [LogInput(source.name, lambda: io.BytesIO(data))]
     assert source.path is not None
+    path = source.path
+    if path.is_dir():
+        logs = _training_logs(path)
+        if not logs:
+            raise InputError(f"{source.name}: folder has no {TRAINING_LOG_GLOB} or *.log file to read")
+        return [_file_input(log, _display(source.name, path, log)) for log in logs]
+    check_readable(path, source.name)
+    return [_file_input(path, source.name)]
+
+
+def debug_files(source: LogSource) -> list[Path]:
+    """``debug.json`` files next to the training logs of a folder input (what the trainer was configured with)."""
+    if source.path is None or not source.path.is_dir():
+        return []
+    return sorted({log.parent / "debug.json" for log in _training_logs(source.path)
+                   if (log.parent / "debug.json").is_file()})
+
+
+def check_readable(path: Path, name: str) -> None:
+    """Raise InputError (one line naming the input) if ``path`` cannot be read as a log."""
+    if not path.exists():
+        raise InputError(f"{name}: no such file or folder")
+    if path.is_dir():
+        if not _training_logs(path):
+            raise InputError(f"{name}: folder has no {TRAINING_LOG_GLOB} or *.log file to read")
+        return
     try:
-        data = source.path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{source.name}: is a folder, not a log file") from None
-    except OSError as exc:
-        raise InputError(f"{source.name}: cannot read log: {exc.strerror or exc}") from None
-    return data.decode("utf-8", errors="replace")
+        with path.open("rb") as handle:
+            head = handle.read(4)
+            for magic, opener in _COMPRESSED.items():
+                if head.startswith(magic):
+                    handle.seek(0)
+                    opener(handle).read(1)  # type: ignore[arg-type]
+    except PermissionError:
+        raise InputError(f"{name}: not readable (permission denied)") from None
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise InputError(f"{name}: cannot read log: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def source_for(path: str) -> LogSource:
-    return LogSource(path, Path(path))
+def _file_input(path: Path, name: str) -> LogInput:
+    return LogInput(name, lambda: path.open("rb"), path)
+
+
+def _display(given: str, folder: Path, log: Path) -> str:
+    return os.path.join(given, str(log.relative_to(folder)))
+
+
+def _training_logs(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for depth in range(_FOLDER_DEPTH):
+        pattern = "/".join(["*"] * depth + [TRAINING_LOG_GLOB])
+        found += sorted(p for p in folder.glob(pattern) if p.is_file())
+    found += sorted(p for p in folder.glob("*.log") if p.is_file())
+    return found
