@@ -15,7 +15,8 @@ from typing import Any, BinaryIO, Mapping
 
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
-from nnunet_doctor.engine.loader import RulePack, load_rule_pack, site_rule_dirs
+from nnunet_doctor.engine.loader import RulePack, site_rule_dirs
+from nnunet_doctor.engine.pack_cache import load_cached_pack
 from nnunet_doctor.probes.base import LogSource, ProbeContext
 from nnunet_doctor.probes.runner import PROBES, ProbeReport, run_probes
 
@@ -58,7 +59,7 @@ def facts_from_values(values: Mapping[str, Any], pack: RulePack, source: str = "
 
 
 def load_pack(rule_dirs: list[Path], environ: Mapping[str, str] | None = None) -> RulePack:
-    return load_rule_pack(site_rule_dirs(rule_dirs, environ))
+    return load_cached_pack(site_rule_dirs(rule_dirs, environ), environ)
 
 
 def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> DiagnosisResult:

@@ -20,11 +20,11 @@ from typing import ClassVar
 
 from ..base import FactSink, ProbeContext
 from .exceptions import ExceptionReader
-from .machine import MachineReader, _Evidence
+from .machine import MachineReader
 from .matches import SignatureReader
 from .reader import debug_files, open_inputs
 from .run import RunReader
-from .scanner import Line, Scanner
+from .scanner import Line, Scanner, Sighting
 from .training import TrainingReader, read_debug_json
 
 #: lines a reader may look at after a candidate (the dict after "Configuration name:", an OOM message's tail)
@@ -37,7 +37,7 @@ class _NameReader:
     """nnU-Net v1 and v2 names (Task004_/Dataset004_ folders, trainer and variable names) in any line."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, _Evidence] = {}
+        self.seen: dict[str, Sighting] = {}
 
     def anchors(self) -> list[tuple[str, bool]]:
         return [(word, False) for word in ("Task", "nnUNetTrainerV2", "nnUNet_raw_data_base", "RESULTS_FOLDER",
@@ -46,7 +46,7 @@ class _NameReader:
     def on_line(self, line: Line) -> None:
         for generation, pattern in (("v1", _V1_NAMES), ("v2", _V2_NAMES)):
             if generation not in self.seen and pattern.search(line.text):
-                self.seen[generation] = _Evidence(generation, line.number, line.file)
+                self.seen[generation] = Sighting(generation, line.number, line.file)
 
     def end_input(self, name: str, lines: int) -> None:
         pass
@@ -97,13 +97,13 @@ class LogProbe:
         machine.facts(sink, generations[0] if generations else None)
 
 
-def _generations(machine: MachineReader, run: RunReader, names: _NameReader) -> list[_Evidence]:
+def _generations(machine: MachineReader, run: RunReader, names: _NameReader) -> list[Sighting]:
     """nnU-Net generations seen, the most telling first: code in tracebacks, then commands, then names."""
     found = machine.code_generations()
     for record in run.commands:
         value = record.fields["generation"]
         if value not in {g.value for g in found}:
-            found.append(_Evidence(value, record.fields["line"], record.fields["file"]))
+            found.append(Sighting(value, record.fields["line"], record.fields["file"]))
     for value, evidence in names.seen.items():
         if value not in {g.value for g in found}:
             found.append(evidence)

@@ -22,8 +22,7 @@ exception line (a truncated paste) is kept with ``complete: false``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from nnunet_doctor.engine.facts import Provenance, Record
 
@@ -60,17 +59,15 @@ GENERIC_MESSAGES = (
 GENERIC_TYPES = ("BrokenPipeError", "ConnectionResetError", "BrokenProcessPool", "ProcessExitedException")
 
 
-@dataclass(frozen=True)
-class _Frame:
+class _Frame(NamedTuple):
     path: str
     line: int
     function: str
 
 
-@dataclass
-class _Traceback:
+class _Traceback(NamedTuple):
     start: int
-    frames: list[_Frame] = field(default_factory=list)
+    frames: list[_Frame]
 
 
 class ExceptionReader:
@@ -92,13 +89,13 @@ class ExceptionReader:
         text = line.text
         if _HEADER in text:
             self._close_incomplete(line)
-            self._open = _Traceback(line.number)
+            self._open = _Traceback(line.number, [])
             return
         frames = [_frame(match) for match in _FRAMES.finditer(text)]
         if frames:
             if self._open is None:
-                self._open = _Traceback(line.number)
-            self._open.frames += frames
+                self._open = _Traceback(line.number, [])
+            self._open.frames.extend(frames)
             return
         if _CONTEXT in text or _CAUSE in text:
             self._close_incomplete(line)

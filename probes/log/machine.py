@@ -22,14 +22,13 @@ warnings, and PyTorch's out-of-memory message gives the memory figures (old and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
 
 from ..base import FactSink
-from .scanner import Line
+from .scanner import Line, Sighting
 
 _UNITS = {"B": 1 / 2 ** 20, "KIB": 1 / 1024, "KB": 1 / 1024, "MIB": 1.0, "MB": 1.0, "GIB": 1024.0, "GB": 1024.0,
           "TIB": 2.0 ** 20, "TB": 2.0 ** 20}
@@ -98,23 +97,16 @@ def parse_cuda_oom(text: str) -> dict[str, Any]:
     return fields
 
 
-@dataclass
-class _Evidence:
-    value: str
-    line: int
-    file: str
-
-
-@dataclass
 class MachineReader:
-    packages: dict[tuple[str, str], Record] = field(default_factory=dict)
-    versions: dict[str, _Evidence] = field(default_factory=dict)
-    pythons: list[_Evidence] = field(default_factory=list)
-    systems: dict[str, _Evidence] = field(default_factory=dict)
-    schedulers: dict[str, _Evidence] = field(default_factory=dict)
-    containers: dict[str, _Evidence] = field(default_factory=dict)
-    gpus: list[Record] = field(default_factory=list)
-    cuda_oom: Record | None = None
+    def __init__(self) -> None:
+        self.packages: dict[tuple[str, str], Record] = {}
+        self.versions: dict[str, Sighting] = {}
+        self.pythons: list[Sighting] = []
+        self.systems: dict[str, Sighting] = {}
+        self.schedulers: dict[str, Sighting] = {}
+        self.containers: dict[str, Sighting] = {}
+        self.gpus: list[Record] = []
+        self.cuda_oom: Record | None = None
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
         words = ("site-packages", "dist-packages", 'File "', "nnunetv2", "nnunet", "torch", "PyTorch", "Python",
@@ -127,17 +119,17 @@ class MachineReader:
         self._paths(line)
         for match in _VERSIONS.finditer(text):
             name = "torch" if match.group("name") == "PyTorch" else match.group("name").lower()
-            self.versions.setdefault(name, _Evidence(match.group("version"), line.number, line.file))
+            self.versions.setdefault(name, Sighting(match.group("version"), line.number, line.file))
         printed = _PYTHON_PRINTED.search(text)
         if printed:
-            self.pythons.append(_Evidence(printed.group(1), line.number, line.file))
+            self.pythons.append(Sighting(printed.group(1), line.number, line.file))
         for pattern, system in ((_WINDOWS, "windows"), (_MACOS, "macos"), (_LINUX, "linux")):
             if pattern.search(text):
-                self.systems.setdefault(system, _Evidence(system, line.number, line.file))
+                self.systems.setdefault(system, Sighting(system, line.number, line.file))
         for table, found in ((_SCHEDULERS, self.schedulers), (_CONTAINERS, self.containers)):
             for marker, name in table:
                 if marker in line.hits:
-                    found.setdefault(name, _Evidence(name, line.number, line.file))
+                    found.setdefault(name, Sighting(name, line.number, line.file))
         if "Tried to allocate" in line.hits and self.cuda_oom is None:
             following = line.following(2)
             fields = parse_cuda_oom(" ".join([text, *following]))
@@ -149,7 +141,7 @@ class MachineReader:
     def read_debug(self, debug: dict[str, str], path: Path) -> None:
         """The torch version the trainer recorded in ``debug.json``."""
         if debug.get("torch_version"):
-            self.versions.setdefault("torch", _Evidence(debug["torch_version"], 0, str(path)))
+            self.versions.setdefault("torch", Sighting(debug["torch_version"], 0, str(path)))
 
     def _paths(self, line: Line) -> None:
         text = line.text
@@ -168,7 +160,7 @@ class MachineReader:
         python = _PYTHON_IN_PATH.search(text)
         if python:
             version = python.group(1) or f"{python.group(2)}.{python.group(3)}"
-            self.pythons.append(_Evidence(version, line.number, line.file))
+            self.pythons.append(Sighting(version, line.number, line.file))
 
     def _package(self, name: str, root: str, kind: str, version: str | None, line: Line) -> None:
         key = (name, root)
@@ -180,7 +172,7 @@ class MachineReader:
                   "line": line.number, "file": line.file}
         self.packages[key] = Record(fields, Provenance("log", line.file, (line.number, line.number), "install path"))
         if version and name in ("nnunetv2", "nnunet", "torch"):
-            self.versions.setdefault(name, _Evidence(version, line.number, line.file))
+            self.versions.setdefault(name, Sighting(version, line.number, line.file))
 
     def _gpus(self, line: Line) -> None:
         names = [m.group("name").strip() for m in _GPU_NAME.finditer(line.text)]
@@ -197,7 +189,7 @@ class MachineReader:
     def end_input(self, name: str, lines: int) -> None:
         pass
 
-    def facts(self, sink: FactSink, generation: _Evidence | None) -> None:
+    def facts(self, sink: FactSink, generation: Sighting | None) -> None:
         packages = list(self.packages.values())
         if packages:
             sink.add("log.packages", packages)
@@ -231,14 +223,14 @@ class MachineReader:
         if self.cuda_oom is not None:
             sink.add("log.cuda_oom", self.cuda_oom.fields, self.cuda_oom.provenance)
 
-    def code_generations(self) -> list[_Evidence]:
+    def code_generations(self) -> list[Sighting]:
         """nnU-Net generations whose code appears in the tracebacks (v1: package ``nnunet``, v2: ``nnunetv2``)."""
-        found: dict[str, _Evidence] = {}
+        found: dict[str, Sighting] = {}
         for record in self.packages.values():
             name = record.fields["name"]
             if name in ("nnunet", "nnunetv2"):
                 value = "v2" if name == "nnunetv2" else "v1"
-                found.setdefault(value, _Evidence(value, record.fields["line"], record.fields["file"]))
+                found.setdefault(value, Sighting(value, record.fields["line"], record.fields["file"]))
         return list(found.values())
 
 

@@ -3,19 +3,21 @@
 A candidate line contains one of a signature's anchors; it is confirmed against the signature's regex and
 fuzzy template (over the line and its ``window`` following lines) and becomes a record with ``line``,
 ``file``, ``text``, ``score`` and the regex's named captures, provenance pointing at the lines it spans.
+A source line that a traceback quotes (the indented line after ``File "...", line N``) is code, not a
+message: a ``raise RuntimeError("Some background worker is 6 feet under")`` there never matches.
 
 >>> from nnunet_doctor.engine.signatures import Signature, SignatureSet
 >>> from nnunet_doctor.engine.patterns import compile_guarded
 >>> oom = Signature("cuda_oom", ("CUDA out of memory",), compile_guarded(r"Tried to allocate (?P<tried>\\S+ [GM]iB)"))
 >>> reader = SignatureReader(SignatureSet([oom]))
 >>> from .scanner import Line
->>> reader.on_line(Line(7, "CUDA out of memory. Tried to allocate 2.00 GiB", "a.log", frozenset({"CUDA out of memory"}),
-...                     lambda n: []))
+>>> reader.on_line(Line(7, "CUDA out of memory. Tried to allocate 2.00 GiB", "a.log", frozenset({"CUDA out of memory"})))
 >>> [record.fields["tried"] for record in reader.matches["match.cuda_oom"]]
 ['2.00 GiB']
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
@@ -24,6 +26,7 @@ from nnunet_doctor.engine.signatures import Signature, SignatureSet
 from .scanner import Line
 
 MAX_TEXT = 2000
+_FRAME = re.compile(r'\s*File "[^"]+", line \d+')
 
 
 class SignatureReader:
@@ -39,6 +42,8 @@ class SignatureReader:
         return [(anchor, signature.ignore_case) for signature in self.signatures for anchor in signature.anchors]
 
     def on_line(self, line: Line) -> None:
+        if line.text[:1].isspace() and _FRAME.match(line.previous()):
+            return  # the source line a traceback quotes under a frame
         seen: set[str] = set()
         for anchor in sorted(line.hits):
             for signature in self._by_anchor.get(anchor, ()):

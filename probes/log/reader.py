@@ -19,16 +19,14 @@ invalid UTF-8 is replaced when a line is decoded. A line longer than 1 MiB is cu
 """
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
+import importlib
 import io
-import lzma
 import os
 import re
-from dataclasses import dataclass, field
+import sys
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Protocol
+from typing import BinaryIO, Callable, Iterator, NamedTuple, Protocol
 
 from nnunet_doctor.engine.errors import InputError
 
@@ -39,11 +37,11 @@ MAX_LINE_BYTES = 1 << 20
 TRAINING_LOG_GLOB = "training_log_*.txt"
 _FOLDER_DEPTH = 3
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_COMPRESSED: dict[bytes, Callable[[BinaryIO], BinaryIO]] = {
-    b"\x1f\x8b": lambda raw: gzip.GzipFile(fileobj=raw),  # type: ignore[dict-item]
-    b"BZh": lambda raw: bz2.BZ2File(raw),  # type: ignore[dict-item]
-    b"\xfd7zXZ": lambda raw: lzma.LZMAFile(raw),  # type: ignore[dict-item]
-}
+#: magic bytes -> module and class that decompress (imported only when such a file is read)
+_COMPRESSED: dict[bytes, tuple[str, str]] = {b"\x1f\x8b": ("gzip", "GzipFile"), b"BZh": ("bz2", "BZ2File"),
+                                            b"\xfd7zXZ": ("lzma", "LZMAFile")}
+#: what reading a broken archive raises, besides OSError and EOFError (lzma.LZMAError, zlib.error)
+_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError)
 
 
 def clean_line(raw: bytes) -> str:
@@ -58,17 +56,17 @@ def clean_line(raw: bytes) -> str:
     return text.rstrip()
 
 
-@dataclass(frozen=True)
-class Block:
-    """Whole lines of one input: ``data`` ends with a line break; its first line is number ``first_line``."""
+class Block(NamedTuple):
+    """A stretch of one input: the lines before ``cutoff`` are new; up to ``end`` lie complete lines that are
+    only context here (they start the next block); after ``end``, a partial line. ``last``: the final block."""
 
     data: bytes
-    first_line: int
+    cutoff: int
+    end: int
     last: bool
 
 
-@dataclass
-class ReadNote:
+class ReadNote(NamedTuple):
     """Something about an input that the report should say (a cut line, binary data, a broken archive)."""
 
     file: str
@@ -76,64 +74,76 @@ class ReadNote:
     severity: str = "warning"
 
 
-@dataclass
 class LogInput:
     """One readable log: a display name and a way to open it as a binary stream."""
 
-    name: str
-    open: Callable[[], BinaryIO]
-    path: Path | None = None
-    notes: list[ReadNote] = field(default_factory=list)
-    closes: bool = True  # False for a stream this tool did not open (standard input)
+    def __init__(self, name: str, open: Callable[[], BinaryIO], path: Path | None = None, closes: bool = True):
+        self.name = name
+        self.open = open
+        self.path = path
+        self.closes = closes  # False for a stream this tool did not open (standard input)
+        self.notes: list[ReadNote] = []
 
-    def blocks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
-        """The input as blocks of whole lines (a missing final line break is added)."""
+    def blocks(self, keep_lines: int = 0, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+        """The input in blocks; the last ``keep_lines`` complete lines of a block are handled with the next one."""
         stream = self.open()
         try:
-            yield from self._blocks(_decoded(stream, self), block_bytes)
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+            yield from self._blocks(_decoded(stream, self), keep_lines, block_bytes)
+        except _ARCHIVE_ERRORS + _decompression_errors() as exc:
             self.notes.append(ReadNote(self.name, f"{self.name}: reading stopped early: {exc}"))
         finally:
             if self.closes:
                 stream.close()
 
-    def _blocks(self, stream: "_ByteSource", block_bytes: int) -> Iterator[Block]:
-        pending = b""
-        first_line = 1
+    def _blocks(self, stream: "_ByteSource", keep_lines: int, block_bytes: int) -> Iterator[Block]:
+        rest = b""  # lines kept back for context, then the partial line
         skipping = False  # the rest of a line that was cut is being discarded
         while chunk := stream.read(block_bytes):
             if skipping:
-                end = chunk.find(b"\n")
-                if end < 0:
+                stop = chunk.find(b"\n")
+                if stop < 0:
                     continue
-                chunk, skipping = chunk[end:], False
-            data = pending + chunk
-            cut = data.rfind(b"\n") + 1
-            if cut:
-                yield Block(data[:cut], first_line, False)
-                first_line += data.count(b"\n", 0, cut)
-            pending = data[cut:]
-            if len(pending) > MAX_LINE_BYTES:
-                pending, skipping = self._shorten(pending, first_line)
-        yield Block(pending + b"\n" if pending else b"", first_line, True)
+                chunk, skipping = chunk[stop:], False
+            data = rest + chunk
+            end = data.rfind(b"\n") + 1
+            cutoff = _keep_back(data, end, keep_lines)
+            if cutoff:
+                yield Block(data, cutoff, end, False)
+            rest = data[cutoff:]
+            if len(data) - end > MAX_LINE_BYTES:
+                partial, skipping = self._shorten(data[end:])
+                rest = data[cutoff:end] + partial
+        if rest and not rest.endswith(b"\n"):
+            rest += b"\n"
+        yield Block(rest, len(rest), len(rest), True)
 
-    def _shorten(self, line: bytes, number: int) -> tuple[bytes, bool]:
+    def _shorten(self, line: bytes) -> tuple[bytes, bool]:
         """A line without a break beyond the limit: keep its last ``\\r`` state, else its beginning."""
         redraw = line.rfind(b"\r")
         if 0 <= redraw and len(line) - redraw <= MAX_LINE_BYTES:
             return line[redraw:], False
-        self.notes.append(ReadNote(self.name, f"{self.name}:{number}: line longer than {MAX_LINE_BYTES >> 20} MiB; "
+        self.notes.append(ReadNote(self.name, f"{self.name}: a line longer than {MAX_LINE_BYTES >> 20} MiB was cut; "
                                               "only its beginning was read", "info"))
         return line[:MAX_LINE_BYTES], True
+
+
+def _keep_back(data: bytes, end: int, lines: int) -> int:
+    """Offset of the first of the last ``lines`` complete lines in ``data[:end]`` (``end`` for none)."""
+    position = end - 1
+    for _ in range(lines):
+        position = data.rfind(b"\n", 0, position)
+        if position < 0:
+            return 0
+    return position + 1 if lines else end
 
 
 def _decoded(stream: BinaryIO, source: LogInput) -> _ByteSource:
     """The stream as UTF-8-compatible bytes: decompressed, UTF-16 transcoded, BOM dropped."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
     head = buffered.peek(4)[:4]
-    for magic, opener in _COMPRESSED.items():
+    for magic, (module, name) in _COMPRESSED.items():
         if head.startswith(magic):
-            return _decoded(opener(buffered), source)
+            return _decoded(_decompressor(module, name, buffered), source)
     sample = buffered.peek(4096)[:4096]
     encoding = _utf16(sample)
     if encoding:
@@ -225,14 +235,29 @@ def check_readable(path: Path, name: str) -> None:
     try:
         with path.open("rb") as handle:
             head = handle.read(4)
-            for magic, opener in _COMPRESSED.items():
+            for magic, (module, class_name) in _COMPRESSED.items():
                 if head.startswith(magic):
                     handle.seek(0)
-                    opener(handle).read(1)  # type: ignore[arg-type]
+                    _decompressor(module, class_name, handle).read(1)
     except PermissionError:
         raise InputError(f"{name}: not readable (permission denied)") from None
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except _ARCHIVE_ERRORS + _decompression_errors() as exc:
         raise InputError(f"{name}: cannot read log: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _decompressor(module: str, class_name: str, raw: BinaryIO) -> BinaryIO:
+    opener = getattr(importlib.import_module(module), class_name)
+    return opener(fileobj=raw) if module == "gzip" else opener(raw)  # type: ignore[no-any-return]
+
+
+def _decompression_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the decompression modules imported so far (a module not imported cannot have raised)."""
+    errors: list[type[BaseException]] = []
+    if "lzma" in sys.modules:
+        errors.append(sys.modules["lzma"].LZMAError)
+    if "zlib" in sys.modules:
+        errors.append(sys.modules["zlib"].error)
+    return tuple(errors)
 
 
 def _file_input(path: Path, name: str) -> LogInput:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
@@ -92,11 +91,11 @@ def parse_command(text: str) -> dict[str, Any] | None:
     return fields
 
 
-@dataclass
 class RunReader:
-    commands: list[Record] = field(default_factory=list)
-    stages: list[tuple[str, int, str]] = field(default_factory=list)
-    _seen: set[tuple[str, str]] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.commands: list[Record] = []
+        self.stages: list[tuple[str, int, str]] = []
+        self._seen: set[tuple[str, str]] = set()
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
         return [("nnUNet", False)] + [(marker, False) for marker, _ in _STAGES]

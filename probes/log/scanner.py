@@ -5,8 +5,8 @@ literal *anchors*. All anchors of all readers are compiled into one prefilter th
 raw bytes at C speed; a line that contains no anchor is never decoded. Each candidate line is cleaned
 (:func:`~.reader.clean_line`), its anchors are checked again on the cleaned text (a ``\\r`` redraw or an ANSI
 code may hide or split one), and it is handed, in line order, to the readers whose anchors it contains.
-A reader may look at the lines that follow a candidate (up to ``context_lines``): each block keeps its last
-lines back and handles them with the next block, so a message printed over several lines is never cut.
+A reader may look at the lines that follow a candidate (at least ``context_lines`` of them): each block keeps
+its last lines back and handles them with the next block, so a message printed over several lines is never cut.
 
 Prefilter engines, fastest first: ``hyperscan`` (all anchors in one automaton), ``re2`` (one alternation,
 linear time; a dependency, so always there) and ``python`` (``bytes.find`` per anchor). :data:`ENGINES`
@@ -28,27 +28,55 @@ lists those importable here; :attr:`Scanner.engine` says which one ran.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple, Protocol
+
+from nnunet_doctor.engine.pack_cache import cache_dir
 
 from .reader import Block, LogInput, ReadNote, clean_line
 
 _ESC = "\x1b"
 
 
-@dataclass
-class Line:
-    """A candidate line: its number in the input, its cleaned text, and the lines that follow it."""
+class Sighting(NamedTuple):
+    """A value a reader saw, and where: ``Sighting("3.10", 12, "train.log")``."""
+
+    value: Any
+    line: int
+    file: str
+
+
+class Line(NamedTuple):
+    """A candidate line: its number in the input, its cleaned text, and its neighbours in the block it came from."""
 
     number: int
     text: str
     file: str
     hits: frozenset[str]  # the reader's anchors found in ``text``
-    _following: Callable[[int], list[str]]
+    block: bytes = b""
+    start: int = 0  # offset of the line in ``block``
+    end: int = 0  # offset of its line break
+    limit: int = 0  # the block's complete lines end here
 
     def following(self, count: int) -> list[str]:
-        """The next ``count`` lines, cleaned (fewer at the end of the input)."""
-        return self._following(count) if count > 0 else []
+        """The next ``count`` lines, cleaned (at least the scanner's ``context_lines``, unless the input ends)."""
+        out: list[str] = []
+        position = self.end
+        while position + 1 < self.limit and len(out) < count:
+            stop = self.block.find(b"\n", position + 1, self.limit)
+            stop = stop if stop >= 0 else self.limit
+            out.append(clean_line(self.block[position + 1:stop]))
+            position = stop
+        return out
+
+    def previous(self) -> str:
+        """The line before, cleaned ('' at the start of a block)."""
+        if self.start <= 0:
+            return ""
+        return clean_line(self.block[_line_start(self.block, self.start - 1):self.start - 1])
 
 
 class LineReader(Protocol):
@@ -59,8 +87,7 @@ class LineReader(Protocol):
     def end_input(self, name: str, lines: int) -> None: ...
 
 
-@dataclass(frozen=True)
-class _Anchor:
+class _Anchor(NamedTuple):
     text: str
     ignore_case: bool
 
@@ -76,21 +103,41 @@ class _Prefilter(Protocol):
         """Start offset of every line that contains an anchor -> anchor ids (None: not known, check them all)."""
 
 
+def _store_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
 def _line_start(data: bytes, offset: int) -> int:
     return data.rfind(b"\n", 0, offset) + 1
 
 
 class _HyperscanPrefilter:
+    """All anchors in one Hyperscan literal database (compiled once, then kept in the rule-pack cache folder)."""
+
     name = "hyperscan"
 
     def __init__(self, anchors: list[_Anchor]):
         import hyperscan
 
-        self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._database.compile(expressions=[anchor.text.encode("utf-8") for anchor in anchors],
-                               ids=list(range(len(anchors))), elements=len(anchors),
-                               flags=[hyperscan.HS_FLAG_CASELESS if a.ignore_case else 0 for a in anchors],
-                               literal=True)
+        flags = [hyperscan.HS_FLAG_CASELESS if anchor.ignore_case else 0 for anchor in anchors]
+        expressions = [anchor.text.encode("utf-8") for anchor in anchors]
+        key = hashlib.sha256(repr((hyperscan.__version__, expressions, flags)).encode()).hexdigest()[:24]
+        folder = cache_dir()
+        cached = folder / f"hyperscan-{key}.db" if folder else None
+        try:
+            self._database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)  # type: ignore[union-attr]
+        except (OSError, AttributeError, hyperscan.error):
+            self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self._database.compile(expressions=expressions, ids=list(range(len(anchors))), elements=len(anchors),
+                                   flags=flags, literal=True)
+            if cached is not None:
+                _store_bytes(cached, hyperscan.dumpb(self._database))
         self._scratch = hyperscan.Scratch(self._database)
 
     def lines(self, data: bytes) -> dict[int, set[int] | None]:
@@ -168,25 +215,12 @@ class _PythonPrefilter:
 _PREFILTERS: dict[str, type] = {"hyperscan": _HyperscanPrefilter, "re2": _Re2Prefilter, "python": _PythonPrefilter}
 
 
-def _available() -> list[str]:
-    engines = []
-    for name, module in (("hyperscan", "hyperscan"), ("re2", "re2")):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        engines.append(name)
-    return engines + ["python"]
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
-#: prefilter engines importable here, fastest first
-ENGINES: tuple[str, ...] = tuple(_available())
-
-
-@dataclass
-class _Subscription:
-    reader: LineReader
-    anchors: list[int] = field(default_factory=list)
+#: prefilter engines importable here, fastest first (found without importing them)
+ENGINES: tuple[str, ...] = tuple(name for name in ("hyperscan", "re2") if _importable(name)) + ("python",)
 
 
 class Scanner:
@@ -215,15 +249,11 @@ class Scanner:
 
     def scan(self, log: LogInput) -> int:
         """Feed one input to every reader; returns its number of lines."""
-        carry, carry_first, lines = b"", 1, 0
+        first = 1
         self._binary_runs: list[list[int]] = []
-        for block in log.blocks():
-            data = carry + block.data
-            first = carry_first if carry else block.first_line
-            cutoff = len(data) if block.last else self._keep_back(data)
-            self._handle(data, first, cutoff, log.name)
-            carry, carry_first = data[cutoff:], first + data.count(b"\n", 0, cutoff)
-            lines = first + data.count(b"\n") - 1
+        for block in log.blocks(self.context_lines):
+            first += self._handle(block, first, log.name)
+        lines = first - 1
         for low, high in self._binary_runs:
             where = f"{log.name}:{low}" + (f"-{high}" if high != low else "")
             self.notes.append(ReadNote(log.name, f"{where}: binary data (NUL bytes), not text; skipped"))
@@ -232,16 +262,9 @@ class Scanner:
             reader.end_input(log.name, lines)
         return lines
 
-    def _keep_back(self, data: bytes) -> int:
-        """Offset of the first of the last ``context_lines`` lines: they are handled with the next block."""
-        position = len(data) - 1
-        for _ in range(self.context_lines):
-            position = data.rfind(b"\n", 0, position)
-            if position < 0:
-                return 0
-        return position + 1 if self.context_lines else len(data)
-
-    def _handle(self, data: bytes, first: int, cutoff: int, name: str) -> None:
+    def _handle(self, block: Block, first: int, name: str) -> int:
+        """Hand the new candidate lines of a block to their readers; returns the number of new lines."""
+        data, cutoff = block.data, block.cutoff
         candidates = self._prefilter.lines(data)
         binary = self._binary_lines(data, first, cutoff) if b"\x00" in data else set()
         number, counted = first, 0
@@ -252,14 +275,17 @@ class Scanner:
             counted = start
             if start in binary:
                 continue
-            end = data.find(b"\n", start)
-            text = clean_line(data[start:end if end >= 0 else len(data)])
+            end = data.find(b"\n", start, block.end)
+            end = end if end >= 0 else block.end
+            text = clean_line(data[start:end])
             anchor_ids = candidates[start]
             if anchor_ids is None or self._esc in anchor_ids:
                 anchor_ids = set(range(len(self._anchors)))
-            self._dispatch(text, anchor_ids, number, name, data, end)
+            self._dispatch(text, anchor_ids, number, name, block, start, end)
+        return number - first + data.count(b"\n", counted, cutoff)
 
-    def _dispatch(self, text: str, anchor_ids: set[int], number: int, name: str, data: bytes, end: int) -> None:
+    def _dispatch(self, text: str, anchor_ids: set[int], number: int, name: str, block: Block, start: int,
+                  end: int) -> None:
         lowered: str | None = None
         hits: dict[int, set[str]] = {}
         for anchor_id in anchor_ids:
@@ -276,22 +302,9 @@ class Scanner:
                     hits.setdefault(reader, set()).add(anchor.text)
         if not hits:
             return
-
-        def following(count: int) -> list[str]:
-            out: list[str] = []
-            position = end
-            while position >= 0 and len(out) < min(count, self.context_lines or count):
-                nxt = data.find(b"\n", position + 1)
-                if nxt < 0:
-                    if position + 1 < len(data):
-                        out.append(clean_line(data[position + 1:]))
-                    break
-                out.append(clean_line(data[position + 1:nxt]))
-                position = nxt
-            return out
-
         for reader in sorted(hits):
-            self.readers[reader].on_line(Line(number, text, name, frozenset(hits[reader]), following))
+            self.readers[reader].on_line(Line(number, text, name, frozenset(hits[reader]), block.data, start, end,
+                                              block.end))
 
     def _binary_lines(self, data: bytes, first: int, cutoff: int) -> set[int]:
         """Start offsets of lines holding NUL bytes (binary data); runs of them are reported per input."""

@@ -26,8 +26,6 @@ import ast
 import json
 import math
 import re
-import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -35,7 +33,7 @@ from nnunet_doctor.engine.facts import Provenance, Record
 from nnunet_doctor.engine.values import parse_number, parse_number_list
 
 from ..base import FactSink
-from .scanner import Line
+from .scanner import Line, Sighting
 
 #: epochs whose pseudo Dice must all be 0 before a class counts as stuck, and the window for swings and gaps
 RECENT_EPOCHS = 10
@@ -46,19 +44,18 @@ _RESULTS_PATH = re.compile(r"(?P<dataset>Dataset\d{3}_[^/\\]+)[/\\](?P<trainer>[
 _NUMPY_CALL = re.compile(r"\b(?:np\.\w+|array)\((?P<inner>[^()]*?)(?:,\s*dtype=[\w.]+)?\)")
 
 
-@dataclass
 class _Epoch:
-    number: int
-    line: int
-    file: str
-    lr: float | None = None
-    train_loss: float | None = None
-    val_loss: float | None = None
-    dice: list[float] | None = None
-    epoch_time: float | None = None
-    new_best: bool = False
-    best_ema: float | None = None
-    last_line: int = 0
+    """One epoch as the log reports it (filled line by line)."""
+
+    def __init__(self, number: int, line: int, file: str):
+        self.number, self.line, self.file, self.last_line = number, line, file, line
+        self.lr: float | None = None
+        self.train_loss: float | None = None
+        self.val_loss: float | None = None
+        self.dice: list[float] | None = None
+        self.epoch_time: float | None = None
+        self.new_best = False
+        self.best_ema: float | None = None
 
     def record(self) -> Record:
         fields = {"epoch": self.number, "lr": self.lr, "train_loss": self.train_loss, "val_loss": self.val_loss,
@@ -68,23 +65,13 @@ class _Epoch:
                                          f"epoch {self.number}"))
 
 
-@dataclass
-class _Setting:
-    value: Any
-    line: int
-    file: str
-
-
-@dataclass
 class TrainingReader:
-    epochs: list[_Epoch] = field(default_factory=list)
-    settings: dict[str, _Setting] = field(default_factory=dict)
-    _patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], Line], None]]] = field(default_factory=list)
-    _done_line: int | None = None
-
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        self.epochs: list[_Epoch] = []
+        self.settings: dict[str, Sighting] = {}
+        self._done_line: int | None = None
         epoch = self._epoch_value
-        self._patterns = [
+        self._patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], Line], None]]] = [
             ("Epoch ", re.compile(r"(?:^|: )Epoch (\d+)$"), self._start_epoch),
             ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d+)$"), self._start_epoch),
             ("Current learning rate", re.compile(r"Current learning rate: (\S+)"), epoch("lr")),
@@ -108,18 +95,20 @@ class TrainingReader:
             ("Mean Validation Dice", re.compile(r"Mean Validation Dice:\s+(\S+)"), self._validation),
             ("unpacking dataset", re.compile(r"unpacking dataset"), self._flag("unpacks_dataset")),
         ]
+        self._by_anchor = {anchor: (pattern, handle) for anchor, pattern, handle in self._patterns}
 
     # -- reading -----------------------------------------------------------------------------------------
+
     def anchors(self) -> Iterable[tuple[str, bool]]:
         return [(anchor, False) for anchor, _, _ in self._patterns]
 
     def on_line(self, line: Line) -> None:
-        for anchor, pattern, handle in self._patterns:
-            if anchor in line.hits:
-                match = pattern.search(line.text)
-                if match:
-                    handle(match, line)
-                    return
+        for anchor in line.hits:
+            pattern, handle = self._by_anchor[anchor]
+            match = pattern.search(line.text)
+            if match:
+                handle(match, line)
+                return
 
     def end_input(self, name: str, lines: int) -> None:
         pass
@@ -129,7 +118,7 @@ class TrainingReader:
         match = _RESULTS_PATH.search(str(path))
         if match:
             for key, value in match.groupdict().items():
-                self.settings.setdefault(key, _Setting(value, 0, str(path)))
+                self.settings.setdefault(key, Sighting(value, 0, str(path)))
 
     def read_debug(self, debug: dict[str, str], path: Path) -> None:
         """What ``debug.json`` (the trainer's attributes, written at the start of training) says about the run."""
@@ -137,7 +126,7 @@ class TrainingReader:
                           ("batch_size", "batch_size"), ("device", "device"), ("fold", "fold"),
                           ("configuration_name", "configuration"), ("network", "network")):
             if key in debug:
-                self.settings.setdefault(name, _Setting(str(debug[key]), 0, str(path)))
+                self.settings.setdefault(name, Sighting(str(debug[key]), 0, str(path)))
         for key in ("log_file", "output_folder"):
             if key in debug:
                 self.note_path(Path(str(debug[key])))
@@ -150,7 +139,7 @@ class TrainingReader:
         return handle
 
     def _start_epoch(self, match: re.Match[str], line: Line) -> None:
-        self.epochs.append(_Epoch(int(match.group(1)), line.number, line.file, last_line=line.number))
+        self.epochs.append(_Epoch(int(match.group(1)), line.number, line.file))
 
     def _dice(self, match: re.Match[str], line: Line) -> None:
         if self.epochs:
@@ -165,26 +154,26 @@ class TrainingReader:
 
     def _set(self, name: str) -> Callable[[re.Match[str], Line], None]:
         def handle(match: re.Match[str], line: Line) -> None:
-            self.settings[name] = _Setting(match.group(1), line.number, line.file)
+            self.settings[name] = Sighting(match.group(1), line.number, line.file)
         return handle
 
     def _flag(self, name: str) -> Callable[[re.Match[str], Line], None]:
         def handle(match: re.Match[str], line: Line) -> None:
-            self.settings[name] = _Setting(True, line.number, line.file)
+            self.settings[name] = Sighting(True, line.number, line.file)
         return handle
 
     def _split(self, match: re.Match[str], line: Line) -> None:
-        self.settings["train_cases"] = _Setting(int(match.group(1)), line.number, line.file)
-        self.settings["val_cases"] = _Setting(int(match.group(2)), line.number, line.file)
+        self.settings["train_cases"] = Sighting(int(match.group(1)), line.number, line.file)
+        self.settings["val_cases"] = Sighting(int(match.group(2)), line.number, line.file)
 
     def _done(self, match: re.Match[str], line: Line) -> None:
         self._done_line = line.number
 
     def _validation(self, match: re.Match[str], line: Line) -> None:
-        self.settings["validation_dice"] = _Setting(parse_number(match.group(1)), line.number, line.file)
+        self.settings["validation_dice"] = Sighting(parse_number(match.group(1)), line.number, line.file)
 
     def _configuration(self, match: re.Match[str], line: Line) -> None:
-        self.settings["configuration"] = _Setting(match.group(1), line.number, line.file)
+        self.settings["configuration"] = Sighting(match.group(1), line.number, line.file)
         following = line.following(1)
         config = _literal(following[0]) if following else None
         if not isinstance(config, dict):
@@ -193,11 +182,11 @@ class TrainingReader:
         for key, name in (("batch_size", "batch_size"), ("patch_size", "patch_size"), ("spacing", "spacing"),
                           ("data_identifier", "data_identifier")):
             if key in config:
-                self.settings[name] = _Setting(config[key], *where)
+                self.settings[name] = Sighting(config[key], *where)
         architecture = config.get("architecture")
         network = architecture.get("network_class_name") if isinstance(architecture, dict) else config.get("UNet_class_name")
         if isinstance(network, str):
-            self.settings["network"] = _Setting(network.rsplit(".", 1)[-1], *where)
+            self.settings["network"] = Sighting(network.rsplit(".", 1)[-1], *where)
 
     def _plans(self, match: re.Match[str], line: Line) -> None:
         following = line.following(1)
@@ -207,7 +196,7 @@ class TrainingReader:
         where = (line.number + 1, line.file)
         for key, name in (("dataset_name", "dataset"), ("plans_name", "plans"), ("experiment_planner_used", "planner")):
             if isinstance(plans.get(key), str):
-                self.settings[name] = _Setting(plans[key], *where)
+                self.settings[name] = Sighting(plans[key], *where)
 
     # -- facts ---------------------------------------------------------------------------------------------
     def facts(self, sink: FactSink, errors: list[tuple[str, int]]) -> None:
@@ -270,7 +259,7 @@ class TrainingReader:
         means = [m for m in (_mean(e.dice) for e in with_dice[-5 * RECENT_EPOCHS:]) if m is not None]
         if len(means) >= 3:
             swings = [abs(b - a) for a, b in zip(means, means[1:])]
-            sink.add("training.dice_swing", statistics.median(swings), **where)
+            sink.add("training.dice_swing", _median(swings), **where)
 
     def _loss_facts(self, sink: FactSink) -> None:
         pairs = [(e.train_loss, e.val_loss, e) for e in self.epochs
@@ -280,15 +269,15 @@ class TrainingReader:
             return
         recent, earlier = pairs[-RECENT_EPOCHS:], pairs[:-RECENT_EPOCHS]
         where = {"file": recent[0][2].file, "lines": (recent[0][2].line, recent[-1][2].last_line)}
-        sink.add("training.loss_gap", statistics.mean(v - t for t, v, _ in recent), **where)
-        sink.add("training.val_loss_rise", statistics.mean(v for _, v, _ in recent) - min(v for _, v, _ in earlier),
+        sink.add("training.loss_gap", _average(v - t for t, v, _ in recent), **where)
+        sink.add("training.val_loss_rise", _average(v for _, v, _ in recent) - min(v for _, v, _ in earlier),
                  **where)
 
     def _time_facts(self, sink: FactSink) -> None:
         timed = [e for e in self.epochs if e.epoch_time is not None and math.isfinite(e.epoch_time)]
         if not timed:
             return
-        median = statistics.median(e.epoch_time for e in timed if e.epoch_time is not None)
+        median = _median(e.epoch_time for e in timed if e.epoch_time is not None)
         last = timed[-1]
         where = {"file": last.file, "lines": (last.line, last.last_line)}
         sink.add("training.epoch_time_median", median, **where)
@@ -308,7 +297,18 @@ def read_debug_json(path: Path) -> dict[str, str] | None:
 
 def _mean(values: list[float] | None) -> float | None:
     finite = [v for v in values or [] if math.isfinite(v)]
-    return statistics.mean(finite) if finite else None
+    return _average(finite) if finite else None
+
+
+def _average(values: Iterable[float]) -> float:
+    items = list(values)
+    return math.fsum(items) / len(items)
+
+
+def _median(values: Iterable[float]) -> float:
+    items = sorted(values)
+    middle = len(items) // 2
+    return items[middle] if len(items) % 2 else (items[middle - 1] + items[middle]) / 2
 
 
 def _literal(text: str) -> Any:
