@@ -5,11 +5,12 @@ Exit codes: 0 nothing found (no cause reaches medium certainty), 1 causes found,
 """
 from __future__ import annotations
 
+import io
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
@@ -23,7 +24,7 @@ FORMATS = ("terminal", "markdown", "html", "json")
 class _Failure(click.ClickException):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: Any = None) -> None:
         click.echo(f"diagnose: {self.format_message()}", err=True)
@@ -37,6 +38,14 @@ def _use_color(fmt: str, output: Path | None) -> bool:
     if fmt != "terminal" or output is not None or os.environ.get("NO_COLOR"):
         return False
     return sys.stdout.isatty()
+
+
+def _stdin() -> BinaryIO:
+    """Standard input as a byte stream, read while it is scanned (never whole)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stdin (embedded interpreters)
+        return io.BytesIO(sys.stdin.read().encode("utf-8", errors="replace"))
+    return stream  # type: ignore[no-any-return]
 
 
 def _check_log_paths(logs: tuple[str, ...]) -> None:
@@ -74,17 +83,26 @@ def _write(text: str, output: Path | None) -> None:
 @click.option("--top", type=click.IntRange(min=1), help="Show at most N causes.")
 @click.option("--explain", is_flag=True, help="Show why each rule fired: sub-conditions, facts and their sources.")
 @click.option("-v", "--verbose", is_flag=True, help="Evidence and fix for every cause.")
+@click.option("--bundle", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Diagnose from a bundle written by `diagnose collect` on the user's machine (implies --offline).")
+@click.option("--redact", is_flag=True, help="Replace user and host names, home folders, IP addresses, secrets, "
+                                             "dataset names and case identifiers in the report.")
 @click.version_option(__version__, prog_name="nnunet-doctor")
 @click.pass_context
 def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results: Path | None, offline: bool,
          fmt: str, output: Path | None, rule_dirs: tuple[Path, ...], top: int | None, explain: bool,
-         verbose: bool) -> None:
+         verbose: bool, bundle: Path | None, redact: bool) -> None:
     """Diagnose a failed nnU-Net v2 run: ranked root causes, their evidence, and the fix.
+
+    Without arguments: check this machine and shell for nnU-Net (paths, installation, GPU, system).
 
     \b
     Examples:
+      diagnose
       diagnose --log train.log --dataset Dataset003
       pbpaste | diagnose --log - --offline --format markdown
+      diagnose collect -o bundle.json --log train.log      (on the user's machine)
+      diagnose --bundle bundle.json                        (on the support machine)
       diagnose rules test
     """
     if ctx.invoked_subcommand is not None:
@@ -92,13 +110,32 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
     from .pipeline import DiagnosisRequest, run_diagnosis
     from .report import FOUND_THRESHOLD, build_report, render
 
+    checkup = not (logs or dataset or results or offline or bundle) and fmt == "terminal"
     try:
         _check_log_paths(logs)
-        request = DiagnosisRequest(logs=list(logs), stdin=click.get_binary_stream("stdin") if "-" in logs else None,
-                                   dataset=dataset, results=results, offline=offline, rule_dirs=list(rule_dirs))
+        request = DiagnosisRequest(logs=list(logs), stdin=_stdin() if "-" in logs else None, dataset=dataset,
+                                   results=results, offline=offline or bundle is not None, rule_dirs=list(rule_dirs),
+                                   bundle=bundle)
         result = run_diagnosis(request)
         report = build_report(result, top)
-        _write(render(report, fmt, color=_use_color(fmt, output), verbose=verbose, explain=explain), output)
+        document, template = report, None
+        if checkup:
+            from .checkup import build_checkup
+
+            document, template = build_checkup(result), "checkup.j2"
+        redactor = None
+        if redact:
+            from .redaction import redact_document, this_machine
+
+            redactor = this_machine()
+            document = redact_document(document, redactor)
+        text = render(document, fmt, color=_use_color(fmt, output), verbose=verbose, explain=explain,
+                      template_name=template)
+        if redactor is not None:
+            from .redaction import check_text
+
+            check_text(text, redactor)
+        _write(text, output)
     except DoctorError as exc:
         raise _fail(exc) from None
     except Exception:  # the last line of defence: an internal error, never a bare traceback
@@ -183,6 +220,69 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
                + (f"; {len(untested)} rules without tests: {', '.join(untested)}" if untested else ""))
     if failures or untested:
         raise click.exceptions.Exit(EXIT_FOUND)
+
+
+@rules.command("docs")
+@_rules_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (docs/rules.md).")
+def rules_docs(rule_dirs: tuple[Path, ...], output: Path | None) -> None:
+    """Generate the rule documentation (Markdown): every rule with its cause, signatures, fix and tests."""
+    from .rule_docs import render_rule_docs
+
+    try:
+        _write(render_rule_docs(_pack(rule_dirs)), output)
+    except DoctorError as exc:
+        raise _fail(exc) from None
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default="nnunet-doctor-bundle.json",
+              show_default=True, help="Where to write the bundle.")
+@click.option("--log", "logs", multiple=True, metavar="FILE", help="A log to include (repeatable; '-' reads standard input).")
+@click.option("--dataset", metavar="ID|NAME|PATH", help="The nnU-Net dataset to check.")
+@click.option("--results", type=click.Path(path_type=Path), help="A trained-model folder to check.")
+@_rules_option
+@click.option("--redact-term", "terms", multiple=True, metavar="TEXT",
+              help="Also replace TEXT (repeatable), e.g. a hospital or project name.")
+@click.option("--no-redact", is_flag=True, help="Keep names, paths and identifiers as they are (for your own use only).")
+def collect(output: Path, logs: tuple[str, ...], dataset: str | None, results: Path | None,
+            rule_dirs: tuple[Path, ...], terms: tuple[str, ...], no_redact: bool) -> None:
+    """Write a support bundle: this machine's facts, the log lines they point at, and the diagnosis made here.
+
+    The bundle holds no image data and is redacted by default; a support person reads it with
+    `diagnose --bundle FILE`, which gives the same diagnosis without looking at their own machine.
+    """
+    from nnunet_doctor.engine.diagnosis import diagnose
+
+    from .bundle import build_bundle, write_bundle
+    from .pipeline import DiagnosisRequest, gather_facts, load_pack, log_sources
+    from .redaction import this_machine
+
+    try:
+        _check_log_paths(logs)
+        # the bundle quotes log lines after the probes read them: standard input is kept whole here
+        texts = {"<stdin>": _stdin().read().decode("utf-8", errors="replace")} if "-" in logs else {}
+        request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
+                                   results=results, rule_dirs=list(rule_dirs))
+        pack = load_pack(list(rule_dirs))
+        gathered = gather_facts(request, pack)
+        probe_facts = list(gathered.facts)
+        diagnosis = diagnose(pack, gathered.facts, list(gathered.findings))
+        inputs = {"logs": list(request.logs) + list(texts), "dataset": dataset,
+                  "results": str(results) if results else None}
+        redactor = None if no_redact else this_machine(terms=terms)
+        document = build_bundle(probe_facts, gathered.findings, gathered.reports, diagnosis, pack, inputs,
+                                log_sources(request), redactor)
+        write_bundle(document, output)
+    except DoctorError as exc:
+        raise _fail(exc) from None
+    lines = sum(len(excerpt["lines"]) for excerpt in document["log_excerpts"])
+    replaced = document["redaction"].get("replaced", {})
+    click.echo(f"wrote {output}: {len(document['facts'])} facts, {lines} log lines, "
+               f"{len(document['diagnosis'])} causes found here; "
+               + (f"replaced: {', '.join(f'{n} {kind}' for kind, n in replaced.items()) or 'nothing personal found'}"
+                  if redactor is not None else "NOT redacted"))
+    click.echo(f"Send it to your support contact; they run: diagnose --bundle {output.name}")
 
 
 @rules.command("schema")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
@@ -19,6 +19,9 @@ from nnunet_doctor.engine.loader import RulePack, site_rule_dirs
 from nnunet_doctor.engine.pack_cache import load_cached_pack
 from nnunet_doctor.probes.base import LogSource, ProbeContext
 from nnunet_doctor.probes.runner import PROBES, ProbeReport, run_probes
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 
 @dataclass
@@ -33,6 +36,7 @@ class DiagnosisRequest:
     environ: Mapping[str, str] | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # extra facts given directly (tests, bundles)
     probes: set[str] | None = None  # run only these probes (None: all that apply)
+    bundle: Path | None = None  # facts collected on the user's machine (diagnose collect); implies offline
 
 
 @dataclass
@@ -62,21 +66,61 @@ def load_pack(rule_dirs: list[Path], environ: Mapping[str, str] | None = None) -
     return load_cached_pack(site_rule_dirs(rule_dirs, environ), environ)
 
 
+def log_sources(request: DiagnosisRequest) -> list[LogSource]:
+    sources = [LogSource(name, text=text) for name, text in request.log_texts.items()]
+    return sources + [LogSource("<stdin>", stream=request.stdin) if path == "-" else LogSource(path, Path(path))
+                      for path in request.logs if path != "-" or request.stdin is not None]
+
+
+@dataclass
+class Gathered:
+    """Everything the engine will reason on, before any rule runs."""
+
+    facts: FactBase
+    findings: list[Finding]
+    reports: list[ProbeReport]
+    bundle: "Bundle | None" = None
+
+
+def gather_facts(request: DiagnosisRequest, pack: RulePack) -> Gathered:
+    """Inputs -> probes -> facts.
+
+    A bundle's facts come first; facts of this run's probes (e.g. a log given beside the bundle) and facts
+    given as values replace those of the same name.
+    """
+    environ = dict(os.environ if request.environ is None else request.environ)
+    gathered = Gathered(FactBase(), [], [])
+    if request.bundle is not None:
+        from .bundle import read_bundle
+
+        gathered.bundle = read_bundle(request.bundle, pack)
+        for fact in gathered.bundle.facts:
+            gathered.facts.add(fact)
+        gathered.findings += gathered.bundle.findings
+        gathered.reports += gathered.bundle.probe_reports
+    context = ProbeContext(
+        vocabulary=pack.vocabulary, signatures=pack.signatures, logs=log_sources(request), dataset=request.dataset,
+        results=request.results, offline=request.offline or request.bundle is not None, environ=environ)
+    facts, findings, reports = run_probes(context, PROBES, request.probes)
+    for fact in facts:
+        gathered.facts.add(fact)
+    given, problems = facts_from_values(request.facts, pack)
+    for fact in given:
+        gathered.facts.add(fact)
+    gathered.findings += findings + [Finding("input", problem, "warning") for problem in problems]
+    gathered.reports += [report for report in reports if request.bundle is None or report.status != "skipped"]
+    return gathered
+
+
 def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> DiagnosisResult:
     environ = dict(os.environ if request.environ is None else request.environ)
     pack = pack or load_pack(request.rule_dirs, environ)
-    sources = [LogSource(name, text=text) for name, text in request.log_texts.items()]
-    sources += [LogSource("<stdin>", stream=request.stdin) if path == "-" else LogSource(path, Path(path))
-                for path in request.logs if path != "-" or request.stdin is not None]
-    context = ProbeContext(
-        vocabulary=pack.vocabulary, signatures=pack.signatures, logs=sources, dataset=request.dataset,
-        results=request.results, offline=request.offline, environ=environ)
-    facts, findings, reports = run_probes(context, PROBES, request.probes)
-    base = FactBase()
-    for fact in facts:
-        base.add(fact)
-    given, problems = facts_from_values(request.facts, pack)
-    for fact in given:
-        base.add(fact)
-    findings += [Finding("input", problem, "warning") for problem in problems]
-    return DiagnosisResult(diagnose(pack, base, findings), reports, request)
+    gathered = gather_facts(request, pack)
+    diagnosis = diagnose(pack, gathered.facts, gathered.findings)
+    if gathered.bundle is not None:
+        from .bundle import compare
+
+        difference = compare(gathered.bundle, diagnosis, pack)
+        if difference is not None:
+            diagnosis.findings.append(difference)
+    return DiagnosisResult(diagnosis, gathered.reports, request)

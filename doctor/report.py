@@ -17,9 +17,9 @@ import jinja2
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.certainty import certainty_band
 from nnunet_doctor.engine.chaining import Firing
-from nnunet_doctor.engine.diagnosis import Evidence, RankedCause
+from nnunet_doctor.engine.diagnosis import Evidence, RankedCause, record_text
 from nnunet_doctor.engine.evaluation import UNKNOWN
-from nnunet_doctor.engine.facts import Provenance, Record, Unknown
+from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.versions import Version
 
 from .pipeline import DiagnosisResult
@@ -68,14 +68,30 @@ def _evidence(item: Evidence) -> dict[str, Any]:
     return out
 
 
+def _fact_entry(fact: Fact, witnesses: list[Record]) -> dict[str, Any]:
+    """A fact as the report shows it; a collection is summarised by its size and the items that matched."""
+    source = _source(fact.provenance)
+    if isinstance(fact.value, list) and fact.value and isinstance(fact.value[0], Record):
+        matched = [{"text": record_text(record), "where": (record.provenance or fact.provenance).describe()}
+                   for record in witnesses]
+        display = f"{len(fact.value)} item{'s' if len(fact.value) != 1 else ''}"
+        if matched:
+            display += "; matched: " + "; ".join(f"{m['where']}: {m['text']}" for m in matched[:5])
+        return {"value": {"items": len(fact.value), "matched": matched}, "source": source, "display": display}
+    value = jsonable(fact.value)
+    return {"value": value, "source": source,
+            "display": f"{json.dumps(value, ensure_ascii=False)} ({fact.provenance.describe()})"}
+
+
 def _explanation(firing: Firing) -> dict[str, Any]:
     rule = firing.rule
+    witnesses = firing.evaluation.witnesses
     return {
         "rule": rule.id, "title": rule.title, "certainty": rule.certainty, "status": rule.status,
         "origin": rule.origin, "condition": " ".join(rule.when.text.split()),
         "bindings": {name: jsonable(record) for name, record in firing.bindings.items()},
         "trace": [{"condition": text, "value": jsonable(value)} for text, value in firing.evaluation.trace],
-        "facts": {name: {"value": jsonable(fact.value), "source": _source(fact.provenance)}
+        "facts": {name: _fact_entry(fact, witnesses.get(name, []))
                   for name, fact in sorted(firing.evaluation.facts_used.items())},
         "asserted": {fact.name: jsonable(fact.value) for fact in firing.asserted},
     }
@@ -105,7 +121,7 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
     for cause in diagnosis.causes:
         for firing in cause.supporting + cause.weakening:
             for name, fact in firing.evaluation.facts_used.items():
-                used[name] = {"value": jsonable(fact.value), "source": _source(fact.provenance)}
+                used[name] = _fact_entry(fact, firing.evaluation.witnesses.get(name, []))
     found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in causes)
     pack = diagnosis.pack
     return {
@@ -113,7 +129,8 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
         "tool": {"name": "nnunet-doctor", "version": __version__},
         "rule_pack": {"version": pack.version, "rules": len(pack.rules), "signatures": len(pack.signatures),
                       "sources": pack.sources, "disabled": sorted(pack.disabled), "algebra": diagnosis.algebra},
-        "inputs": {"logs": list(request.logs) + list(request.log_texts), "dataset": request.dataset,
+        "inputs": {"logs": [("<stdin>" if log == "-" else log) for log in request.logs] + list(request.log_texts),
+                   "dataset": request.dataset,
                    "results": str(request.results) if request.results else None, "offline": request.offline},
         "summary": {"found": found, "causes": len(causes), "shown": len(shown),
                     "top": shown[0]["cause"] if shown else None},
@@ -131,7 +148,8 @@ _ANSI = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m", "dim": "\
 
 
 @lru_cache(maxsize=2)
-def _environment(autoescape: bool) -> jinja2.Environment:
+def template_environment(autoescape: bool) -> jinja2.Environment:
+    """The Jinja2 environment of the report templates (autoescaping for HTML)."""
     loader = jinja2.FileSystemLoader(str(resources.files("nnunet_doctor.reports_templates")))
     env = jinja2.Environment(loader=loader, autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
@@ -142,10 +160,11 @@ def _environment(autoescape: bool) -> jinja2.Environment:
 
 
 def render(report: dict[str, Any], fmt: str, *, color: bool = False, verbose: bool = False,
-           explain: bool = False) -> str:
+           explain: bool = False, template_name: str | None = None) -> str:
+    """Lay ``report`` out in ``fmt`` with its template (or with ``template_name``, e.g. the environment check)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    template = _environment(fmt == "html").get_template(f"{fmt}.j2")
+    template = template_environment(fmt == "html").get_template(template_name or f"{fmt}.j2")
 
     def style(text: Any, name: str) -> str:
         return f"{_ANSI[name]}{text}\x1b[0m" if color and name in _ANSI else str(text)

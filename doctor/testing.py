@@ -19,7 +19,7 @@ from nnunet_doctor.engine.diagnosis import Diagnosis
 from nnunet_doctor.engine.loader import RulePack
 from nnunet_doctor.engine.rules import Rule, RuleTest
 
-from .pipeline import DiagnosisRequest, load_pack, run_diagnosis
+from .pipeline import DiagnosisRequest, run_diagnosis
 
 
 def diagnose_text(log: str = "", facts: Mapping[str, Any] | None = None, rules: Iterable[str | Path] = (),

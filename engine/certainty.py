@@ -9,7 +9,8 @@ supports its cause, negative weakens it. For one cause:
    ``a + b(1 + a)``, and the two results with ``(x + y) / (1 - min(|x|, |y|))``.
 
 Combining the supporting and the weakening factors separately before mixing them makes the result
-independent of the order of the rules (MYCIN's mixed-sign formula alone is not associative).
+independent of the order of the rules (MYCIN's mixed-sign formula alone is not associative). Certain support
+(1.0) against certain refutation (-1.0) is undefined in MYCIN; it gives 0 here.
 
 >>> MycinAlgebra().combine([0.6, 0.5])
 0.8
@@ -44,7 +45,10 @@ class MycinAlgebra:
         against = self._same_sign([f for f in values if f < 0])
         if not support or not against:
             return support or against
-        return (support + against) / (1 - min(abs(support), abs(against)))
+        conflict = min(abs(support), abs(against))
+        if conflict >= 1.0:  # certain support against certain refutation: MYCIN leaves it undefined
+            return 0.0
+        return (support + against) / (1 - conflict)
 
 
 class MaxAlgebra:

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from jinja2 import TemplateError
-
 from .evaluation import UNKNOWN, ConditionError, Evaluation, evaluate
 from .facts import Fact, FactBase, Provenance, Record
 from .fix_templates import render_fix
@@ -100,7 +98,8 @@ def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
     failed: set[str] = set()
     pending: dict[tuple[Any, ...], Pending] = {}
     rounds = 0
-    for rounds in range(1, max_rounds + 1):
+    while rounds < max_rounds:
+        rounds += 1
         changed = False
         for rule in pack.rules:
             if rule.id in failed or not applies(rule, facts):
@@ -111,8 +110,9 @@ def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
                     continue
                 try:
                     evaluation = evaluate(rule.when, facts, bindings)
-                except ConditionError as exc:
-                    failures.append(RuleFailure(rule, f"condition failed: {exc}"))
+                except Exception as exc:  # a rule must never take the diagnosis down
+                    detail = str(exc) if isinstance(exc, ConditionError) else f"{type(exc).__name__}: {exc}"
+                    failures.append(RuleFailure(rule, f"condition failed: {detail}"))
                     failed.add(rule.id)
                     break
                 if evaluation.value is UNKNOWN:
@@ -128,7 +128,7 @@ def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
                 try:
                     asserted = _assert_derived(rule, facts, pack)
                     fix = render_fix(rule.fix, facts, bindings) if rule.fix else ""
-                except (ConditionError, TemplateError, TypeError, ValueError) as exc:
+                except Exception as exc:  # the fix template or a derived fact failed
                     failures.append(RuleFailure(rule, f"{type(exc).__name__}: {exc}"))
                     failed.add(rule.id)
                     break
@@ -137,7 +137,8 @@ def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
         if not changed:
             break
     else:
-        failures.append(RuleFailure(pack.rules[-1], f"no fixpoint after {max_rounds} rounds; stopped"))
+        if pack.rules:
+            failures.append(RuleFailure(pack.rules[-1], f"no fixpoint after {max_rounds} rounds; stopped"))
     return ChainResult(firings, list(pending.values()), failures, rounds, facts)
 
 

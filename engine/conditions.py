@@ -17,7 +17,6 @@ evaluates Python: there is no attribute access beyond declared fact fields.
 """
 from __future__ import annotations
 
-import ast as _pyast
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -181,13 +180,13 @@ def _describe_unexpected(exc: UnexpectedInput, text: str) -> str:
     if isinstance(exc, UnexpectedEOF):
         return "condition ends too early"
     if isinstance(exc, UnexpectedCharacters):
-        return f"unexpected character {text[exc.pos_in_stream]!r}"
+        return f"unexpected character {text[exc.pos_in_stream or 0]!r}"
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         if token.type == "$END":
             return "condition ends too early"
-        expected = sorted(_friendly(name) for name in exc.expected if not name.startswith("__"))
-        hint = f" (expected {', '.join(expected[:6])})" if expected else ""
+        expected = sorted({_friendly(name) for name in exc.expected if not name.startswith("__")})
+        hint = f" (expected {', '.join(expected)})" if expected else ""
         return f"unexpected {token.value!r}{hint}"
     return "syntax error"
 
@@ -195,7 +194,11 @@ def _describe_unexpected(exc: UnexpectedInput, text: str) -> str:
 def _friendly(terminal: str) -> str:
     names = {"RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "COMMA": "','", "COLON": "':'",
              "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "COMP_OP": "a comparison",
-             "AND": "'and'", "OR": "'or'", "NOT": "'not'", "IN": "'in'", "BINDER": "'<name> in'", "INT": "an index"}
+             "AND": "'and'", "OR": "'or'", "NOT": "'not'", "IN": "'in'", "BINDER": "'<name> in'", "INT": "an index",
+             "AGG": "count/sum/min/max/avg", "QUANT": "any/all", "MINUS": "'-'", "ADD_OP": "'+'/'-'",
+             "MUL_OP": "'*'/'/'/'%'", "CONTAINS": "'contains'", "MATCHES": "'matches'", "EXISTS": "'exists'",
+             "UNKNOWN": "'unknown'", "TRUE": "'true'", "FALSE": "'false'", "NULL": "'null'", "_DOT": "'.'",
+             "$END": "the end"}
     return names.get(terminal, terminal.lower())
 
 
@@ -232,7 +235,7 @@ class _Compiler:
             value = float(token) if any(c in token for c in ".eE") else int(token)
             return Literal(span, value)
         if kind == "string":
-            return Literal(span, self.string(children[0]))
+            return Literal(span, self.string(_token(children[0])))
         if kind in ("true", "false", "null"):
             return Literal(span, {"true": True, "false": False, "null": None}[kind])
         if kind == "list_":
@@ -249,7 +252,7 @@ class _Compiler:
             op = {"in_": "in", "not_in": "not in", "contains": "contains"}[kind]
             return Compare(span, op, self.compile(children[0], scope), self.compile(children[1], scope))
         if kind == "matches":
-            source = self.string(children[1])
+            source = self.string(_token(children[1]))
             try:
                 pattern = compile_guarded(source)
             except PatternError as exc:
@@ -257,24 +260,14 @@ class _Compiler:
                 pattern = compile_guarded("(?:)")
             return Matches(span, self.compile(children[0], scope), pattern)
         if kind == "resembles":
-            return Resembles(span, self.compile(children[0], scope), self.string(children[1]), DEFAULT_FUZZY_CUTOFF)
+            return Resembles(span, self.compile(children[0], scope), self.string(_token(children[1])), DEFAULT_FUZZY_CUTOFF)
         if kind == "arith":
             return Arith(span, str(children[1]), self.compile(children[0], scope), self.compile(children[2], scope))
         if kind == "neg":
             return Neg(span, self.compile(children[0], scope))
         if kind in ("exists", "unknown"):
             return Exists(span, self.ref(children[0], scope), negate=kind == "unknown")
-        if kind == "quantifier":
-            var = str(children[1]).split()[0]
-            collection = self.collection(children[2], scope)
-            inner = dict(scope)
-            if collection is not None:
-                inner[var] = collection.spec
-            body = self.compile(children[3], inner)
-            if collection is None:
-                return Literal(span, None)
-            return Quantifier(span, str(children[0]), var, collection, body)
-        if kind == "aggregate":
+        if kind in ("quantifier", "aggregate"):
             var = str(children[1]).split()[0]
             collection = self.collection(children[2], scope)
             inner = dict(scope)
@@ -283,6 +276,9 @@ class _Compiler:
             body = self.compile(children[3], inner) if children[3] is not None else None
             if collection is None:
                 return Literal(span, None)
+            if kind == "quantifier":
+                assert body is not None
+                return Quantifier(span, str(children[0]), var, collection, body)
             return Aggregate(span, str(children[0]), var, collection, body)
         if kind == "call":
             name = str(children[0])
@@ -298,13 +294,12 @@ class _Compiler:
         self.problem(tree, f"unsupported expression '{kind}'")  # pragma: no cover
         return Literal(span, None)
 
-    def string(self, token: Token) -> str:
-        try:
-            value = _pyast.literal_eval(str(token))
-        except (ValueError, SyntaxError):
-            self.problem(token, f"invalid string literal {token}")
-            return ""
-        return str(value)
+    @staticmethod
+    def string(token: Token) -> str:
+        """Strings are raw, so regular expressions read as written: only \\' (or \\") escapes the quote."""
+        text = str(token)
+        quote = text[0]
+        return text[1:-1].replace("\\" + quote, quote)
 
     def collection(self, tree: Tree, scope: Mapping[str, FactSpec]) -> FactRef | None:
         node = self.ref(tree, scope)
@@ -316,7 +311,8 @@ class _Compiler:
 
     def ref(self, tree: Tree, scope: Mapping[str, FactSpec]) -> Node:
         span = self.span(tree)
-        parts: list[str | int] = [int(c) if c.type == "INT" else str(c) for c in tree.children]
+        tokens = [child for child in tree.children if isinstance(child, Token)]
+        parts: list[str | int] = [int(c) if c.type == "INT" else str(c) for c in tokens]
         head = parts[0]
         assert isinstance(head, str)
         if head in scope:  # a variable bound by a quantifier or aggregate
@@ -370,6 +366,11 @@ class _Compiler:
                 return Literal(span, None)
             field_name = candidate
         return FactRef(span, spec.name, spec, index, field_name)
+
+
+def _token(child: Tree | Token) -> Token:
+    assert isinstance(child, Token)
+    return child
 
 
 def compile_condition(text: str, vocabulary: Vocabulary,

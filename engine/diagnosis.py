@@ -76,7 +76,8 @@ class RankedCause:
         return logs + [item for item in out if item.kind != "log"]
 
 
-def _record_text(record: Record) -> str:
+def record_text(record: Record) -> str:
+    """The one line that best shows a record: its text, message, id or name, else its fields."""
     for key in ("text", "message", "id", "name"):
         value = record.fields.get(key)
         if value:
@@ -92,12 +93,12 @@ def firing_evidence(firing: Firing) -> list[Evidence]:
         for record in records:
             provenance = record.provenance or Provenance("unknown")
             kind = "log" if provenance.lines and provenance.source == "log" else "fact"
-            out.append(Evidence(kind, _record_text(record), provenance, name,
+            out.append(Evidence(kind, record_text(record), provenance, name,
                                 dict(record.fields) if kind == "fact" else None))
     for variable, record in firing.bindings.items():
         provenance = record.provenance or Provenance("unknown")
         kind = "log" if provenance.lines and provenance.source == "log" else "fact"
-        out.append(Evidence(kind, _record_text(record), provenance, variable, dict(record.fields)))
+        out.append(Evidence(kind, record_text(record), provenance, variable, dict(record.fields)))
     for name, fact in firing.evaluation.facts_used.items():
         if name in witnessed or isinstance(fact.value, list) and fact.value and isinstance(fact.value[0], Record):
             continue

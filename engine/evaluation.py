@@ -134,7 +134,8 @@ class _Evaluator:
         return node.value, _NONE
 
     def _ListExpr(self, node: ListExpr, env: Mapping[str, Record]) -> _Result:
-        values, unknowns = [], set()
+        values: list[Any] = []
+        unknowns: set[str] = set()
         for item in node.items:
             value, item_unknowns = self.eval(item, env)
             if value is UNKNOWN:
@@ -188,7 +189,6 @@ class _Evaluator:
     def _Not(self, node: Not, env: Mapping[str, Record]) -> _Result:
         value, unknowns = self.boolean(node.operand, env)
         result = UNKNOWN if value is UNKNOWN else not value
-        self.note(node, result)
         return result, unknowns
 
     def _BoolOp(self, node: BoolOp, env: Mapping[str, Record]) -> _Result:
@@ -202,7 +202,6 @@ class _Evaluator:
             result, unknowns = UNKNOWN, left_unknowns | right_unknowns
         else:
             result, unknowns = not decisive, _NONE
-        self.note(node, result)
         return result, unknowns
 
     def _Compare(self, node: Compare, env: Mapping[str, Record]) -> _Result:
@@ -252,7 +251,6 @@ class _Evaluator:
         value, _ = self.eval(node.ref, env)
         known = value is not UNKNOWN and value is not None
         result = (not known) if node.negate else known
-        self.note(node, result)
         return result, _NONE
 
     def _items(self, ref: FactRef) -> tuple[Any, frozenset[str]]:
@@ -265,7 +263,6 @@ class _Evaluator:
     def _Quantifier(self, node: Quantifier, env: Mapping[str, Record]) -> _Result:
         items, unknowns = self._items(node.collection)
         if items is UNKNOWN:
-            self.note(node, UNKNOWN)
             return UNKNOWN, unknowns
         decisive = node.kind == "any"  # one true item decides `any`, one false item decides `all`
         deciders: list[Record] = []
@@ -284,7 +281,6 @@ class _Evaluator:
         result: Any = decisive if deciders else (UNKNOWN if collected else not decisive)
         if result is True:
             self.witness(node.collection.name, deciders if decisive else items)
-        self.note(node, result)
         return result, frozenset(collected) if result is UNKNOWN else _NONE
 
     def _Aggregate(self, node: Aggregate, env: Mapping[str, Record]) -> _Result:
@@ -294,7 +290,8 @@ class _Evaluator:
         if node.kind == "count":
             if node.body is None:
                 return len(items), _NONE
-            hits, collected = [], set()
+            hits: list[Record] = []
+            collected: set[str] = set()
             self.depth += 1
             try:
                 for record in items:
@@ -320,7 +317,8 @@ class _Evaluator:
         return _aggregate(node.kind, values, self.condition.excerpt(node))
 
     def _Call(self, node: Call, env: Mapping[str, Record]) -> _Result:
-        args, unknowns = [], set()
+        args: list[Any] = []
+        unknowns: set[str] = set()
         for arg in node.args:
             value, arg_unknowns = self.eval(arg, env)
             if value is UNKNOWN:

@@ -20,6 +20,7 @@ from jinja2 import TemplateSyntaxError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from .facts import FactBase, Record, Unknown
+from .shell_syntax import after_persist, persist_var, set_var
 
 
 class UnknownFact(Undefined):
@@ -35,7 +36,7 @@ class UnknownFact(Undefined):
             raise AttributeError(name)
         return self
 
-    def __getitem__(self, key: Any) -> "UnknownFact":
+    def __getitem__(self, key: Any) -> "UnknownFact":  # type: ignore[override]
         return self
 
 
@@ -90,6 +91,9 @@ def environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
                                keep_trailing_newline=False)
     env.filters["shell_quote"] = _shell_quote
+    env.filters["set_var"] = set_var  # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax
+    env.filters["persist_var"] = persist_var
+    env.filters["after_persist"] = after_persist  # {{ env.shell | after_persist }}
     return env
 
 

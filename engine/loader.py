@@ -34,7 +34,7 @@ SITE_RULES_ENV = "NNUNET_DOCTOR_RULES"
 CATALOG_FILE = "causes.yaml"
 VOCABULARY_SUFFIX = ".facts.yaml"
 
-_FILE_KEYS = {"rules", "signatures", "causes", "disable", "description"}
+_FILE_KEYS = {"rules", "signatures", "causes", "disable", "description", "not_diagnosable"}
 _RULE_KEYS = {"id", "title", "cause", "phase", "severity", "certainty", "status", "when", "for", "fix",
               "references", "applies_to", "then", "tests", "signatures", "description", "overrides"}
 _REQUIRED_RULE_KEYS = ("id", "title", "phase", "severity", "certainty", "status", "when")
@@ -58,6 +58,8 @@ class RulePack:
     disabled: dict[str, str] = field(default_factory=dict)  # rule id -> file that disabled it
     deprecated: list[Rule] = field(default_factory=list)
     version: str = ""
+    #: cause id -> why no fact the tool can gather concludes it (declared in a rule file)
+    not_diagnosable: dict[str, str] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((rule for rule in self.rules + self.deprecated if rule.id == rule_id), None)
@@ -89,6 +91,7 @@ class _Loader:
         self.vocabulary = Vocabulary()
         self.catalog = CauseCatalog()
         self.signatures: dict[str, Signature] = {}
+        self.unreachable: dict[str, str] = {}
         self.digest = hashlib.sha256()
 
     # -- sources ---------------------------------------------------------------------------------------
@@ -187,6 +190,22 @@ class _Loader:
             "log", "--log with the console output or training log", fields={
                 name: FieldSpec(name, type_name) for name, type_name in signature.fields.items()},
             declared_at=location))
+
+    def not_diagnosable(self, data: LocatedMap, source: SourceText) -> None:
+        raw = data.get("not_diagnosable")
+        if raw is None:
+            return
+        if not isinstance(raw, LocatedMap):
+            self.problems.append(source.problem(data.value_location("not_diagnosable"), "'not_diagnosable' must map cause ids to reasons"))
+            return
+        for cause_id, reason in raw.items():
+            if cause_id not in self.catalog:
+                hint = self.vocabulary.suggest(cause_id, self.catalog.ids())
+                self.problems.append(source.problem(raw.key_location(cause_id), f"unknown cause id '{cause_id}'" + (f" (did you mean '{hint}'?)" if hint else "")))
+            elif not isinstance(reason, str) or not reason.strip():
+                self.problems.append(source.problem(raw.value_location(cause_id), f"say why '{cause_id}' cannot be diagnosed"))
+            else:
+                self.unreachable[cause_id] = reason.strip()
 
     # -- rules -----------------------------------------------------------------------------------------
     def condition(self, text: Any, source: SourceText, mapping: LocatedMap, key: str, what: str,
@@ -307,7 +326,7 @@ class _Loader:
             return None
         return Rule(
             id=str(rule_id), title=str(title).strip(), cause=cause, phase=str(decl["phase"]), severity=str(decl["severity"]),
-            certainty=float(certainty), status=str(decl["status"]), when=when, fix=fix, references=tuple(references),
+            certainty=float(certainty or 0), status=str(decl["status"]), when=when, fix=fix, references=tuple(references),
             description=str(decl.get("description", "")), for_var=for_var, for_collection=for_collection,
             applies_to=applies_to, then=tuple(then), tests=tests,
             signatures=tuple(str(s) for s in (decl.get("signatures") or {})), origin=origin, location=decl.location,
@@ -431,8 +450,11 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
                 loader.problems += loader.catalog.add_phase_groups(causes, source, origin)
             else:
                 loader.problems.append(source.problem(data.value_location("causes"), "'causes' must map phases to {cause id: description}"))
-        signatures = data.get("signatures") or LocatedMap()
-        if not isinstance(signatures, LocatedMap):
+        loader.not_diagnosable(data, source)
+        signatures = data.get("signatures")
+        if signatures is None:
+            pass
+        elif not isinstance(signatures, LocatedMap):
             loader.problems.append(source.problem(data.value_location("signatures"), "'signatures' must be a mapping"))
         else:
             for sig_id, decl in signatures.items():
@@ -450,8 +472,10 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
     disable_requests: list[tuple[str, SourceText, Location]] = []
     seen: dict[str, Location] = {}
     for data, source, origin in parsed:
-        rules = data.get("rules") or []
-        if not isinstance(rules, LocatedList):
+        rules = data.get("rules")
+        if rules is None:
+            rules = LocatedList()
+        elif not isinstance(rules, LocatedList):
             loader.problems.append(source.problem(data.value_location("rules"), "'rules' must be a list"))
             rules = LocatedList()
         for index, decl in enumerate(rules):
@@ -503,7 +527,7 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
         rules=ordered, signatures=SignatureSet(sorted(loader.signatures.values(), key=lambda s: s.id)),
         vocabulary=loader.vocabulary, catalog=loader.catalog,
         sources=[str(rule_dir)] + [str(folder) for folder in site], disabled=disabled, deprecated=deprecated,
-        version=loader.digest.hexdigest()[:12])
+        version=loader.digest.hexdigest()[:12], not_diagnosable=loader.unreachable)
 
 
 def load_default_pack(extra_dirs: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None) -> RulePack:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 try:  # pragma: no branch - which branch runs depends on the platform
-    import re2 as _re2
+    import re2 as _re2  # type: ignore[import-untyped]
 
     ENGINE = "re2"
 except ImportError:  # pragma: no cover - exercised by tests through _compile_python

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 
 from .errors import Location, RuleProblem
 from .facts import Record, Unknown
@@ -108,7 +108,7 @@ class Vocabulary:
         pool = list(candidates) if candidates is not None else list(self.specs)
         if not pool:
             return None
-        best = process.extractOne(name, pool, score_cutoff=70)
+        best = process.extractOne(name, pool, scorer=fuzz.ratio, score_cutoff=70)
         return best[0] if best else None
 
     def resolve_prefix(self, parts: list[str]) -> tuple[FactSpec, int] | None:
@@ -222,7 +222,7 @@ def unknown_keys(source: SourceText, mapping: LocatedMap, allowed: set[str], wha
     problems = []
     for key in mapping:
         if key not in allowed:
-            best = process.extractOne(key, sorted(allowed), score_cutoff=60)
+            best = process.extractOne(key, sorted(allowed), scorer=fuzz.ratio, score_cutoff=60)
             hint = f" (did you mean '{best[0]}'?)" if best else f" (allowed: {', '.join(sorted(allowed))})"
             problems.append(source.problem(mapping.key_location(key), f"unknown key '{key}' in {what}{hint}"))
     return problems

@@ -46,7 +46,7 @@ class FactSink:
         self.probe = probe
         self.facts: list[Fact] = []
         self.problems: list[str] = []
-        self.notes: list[tuple[str, str]] = []  # (message, severity): what the report should say about the inputs
+        self.notes: list[tuple[str, str]] = []  # (severity, message): what the probe has to say about itself
         self.detail = ""  # one line on how the probe ran (shown with the probe in the report)
 
     def add(self, name: str, value: Any, provenance: Provenance | None = None, **where: Any) -> None:
@@ -55,13 +55,10 @@ class FactSink:
         if error:
             self.problems.append(error)
             return
+        provenance = provenance or Provenance(self.probe, **where)
         if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
             value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
-        self.facts.append(Fact(name, value, provenance or Provenance(self.probe, **where)))
-
-    def note(self, message: str, severity: str = "warning") -> None:
-        """Say something about the inputs themselves (binary data skipped, a line cut), not a fact."""
-        self.notes.append((message, severity))
+        self.facts.append(Fact(name, value, provenance))
 
     def unknown(self, name: str, reason: str) -> None:
         """Record that ``name`` could not be established, and why."""
@@ -69,6 +66,13 @@ class FactSink:
             self.problems.append(f"fact '{name}' is not in the vocabulary")
             return
         self.facts.append(Fact(name, Unknown(reason), Provenance(self.probe, detail=reason)))
+
+    def note(self, message: str, severity: str = "info") -> None:
+        """Say something about the probe itself: not applicable here, timed out, its subprocess died.
+
+        A note becomes a finding of the report; the probe goes on and records what it could establish.
+        """
+        self.notes.append((severity, message))
 
 
 class Probe(Protocol):

@@ -29,6 +29,9 @@ class ProbeEntry:
 PROBES: tuple[ProbeEntry, ...] = (
     ProbeEntry("log", "log:LogProbe", "log"),
     ProbeEntry("environment", "environment:EnvironmentProbe", "machine"),
+    ProbeEntry("installation", "installation:InstallationProbe", "machine"),
+    ProbeEntry("system", "system:SystemProbe", "machine"),
+    ProbeEntry("gpu", "gpu:GpuProbe", "machine"),
 )
 
 SLOW_PROBE_SECONDS = 5.0
@@ -84,9 +87,9 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
                                     "its facts are unknown", "error"))
         seconds = time.perf_counter() - started
         facts += sink.facts
+        findings += [Finding(f"probe {entry.name}", message, severity) for severity, message in sink.notes]
         for problem in sink.problems:
             findings.append(Finding(f"probe {entry.name}", f"probe produced an invalid fact: {problem}", "warning"))
-        findings += [Finding(f"probe {entry.name}", message, severity) for message, severity in sink.notes]
         if seconds > SLOW_PROBE_SECONDS:
             findings.append(Finding(f"probe {entry.name}", f"the {entry.name} probe took {seconds:.1f} s", "info"))
         reports.append(ProbeReport(entry.name, status, seconds, detail))

@@ -216,6 +216,19 @@ def open_inputs(source: LogSource) -> list[LogInput]:
     return [_file_input(path, source.name)]
 
 
+def numbered_lines(source: LogSource) -> Iterator[tuple[str, int, str]]:
+    """Every line behind one ``--log`` argument, cleaned, with its input's name and its number (streamed).
+
+    For quoting whole passages (a support bundle's excerpts); the scanner itself decodes candidate lines only.
+    """
+    for log in open_inputs(source):
+        number = 0
+        for block in log.blocks():
+            for raw in block.data[:block.cutoff].split(b"\n")[:-1]:
+                number += 1
+                yield log.name, number, clean_line(raw)
+
+
 def debug_files(source: LogSource) -> list[Path]:
     """``debug.json`` files next to the training logs of a folder input (what the trainer was configured with)."""
     if source.path is None or not source.path.is_dir():

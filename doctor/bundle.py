@@ -1,0 +1,216 @@
+"""The support bundle: the facts of the user's machine, written there and diagnosed anywhere.
+
+``diagnose collect -o bundle.json`` runs every probe on the user's machine (and the log and dataset probes
+when ``--log``/``--dataset`` are given) and writes their facts, the probes' findings, the log lines that
+facts point at (with a few lines of context, never image data) and the diagnosis made there, redacted by
+default. ``diagnose --bundle bundle.json`` on a support machine reads the facts back instead of probing
+that machine, and gives the same diagnosis. The format is versioned and documented in docs/bundle-format.md.
+
+>>> document = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION + 1}
+>>> check_format(document, "b.json")
+Traceback (most recent call last):
+...
+nnunet_doctor.engine.errors.InputError: b.json: bundle format version 2 is newer than this nnunet-doctor reads (1); upgrade nnunet-doctor
+"""
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from nnunet_doctor import __version__
+from nnunet_doctor.engine.diagnosis import Diagnosis, Finding
+from nnunet_doctor.engine.errors import InputError
+from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
+from nnunet_doctor.engine.loader import RulePack
+from nnunet_doctor.probes.base import LogSource
+from nnunet_doctor.probes.runner import ProbeReport
+
+from .redaction import Redactor, redact_document
+
+SCHEMA = "nnunet-doctor/bundle"
+SCHEMA_VERSION = 1
+#: lines of context kept around each log line a fact points at, and the most excerpt lines per log
+CONTEXT_LINES = 3
+MAX_EXCERPT_LINES = 600
+
+
+@dataclass
+class Bundle:
+    """A bundle read back: what the probes established on the user's machine, and what was concluded there."""
+
+    facts: list[Fact]
+    findings: list[Finding]
+    probe_reports: list[ProbeReport]
+    diagnosis: list[dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# -- writing ---------------------------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+def fact_entry(fact: Fact) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": fact.name, "provenance": fact.provenance.to_json()}
+    if isinstance(fact.value, Unknown):
+        entry["unknown"] = fact.value.reason
+    else:
+        entry["value"] = _plain(fact.value)
+    return entry
+
+
+def _referenced_lines(facts: Iterable[Fact]) -> dict[str, set[int]]:
+    """Log file -> the line numbers that facts (and the records of collections) point at."""
+    lines: dict[str, set[int]] = {}
+
+    def note(provenance: Provenance | None) -> None:
+        if provenance is not None and provenance.source == "log" and provenance.file and provenance.lines:
+            first, last = provenance.lines
+            lines.setdefault(provenance.file, set()).update(range(first, last + 1))
+
+    for fact in facts:
+        note(fact.provenance)
+        if isinstance(fact.value, list):
+            for item in fact.value:
+                if isinstance(item, Record):
+                    note(item.provenance)
+    return lines
+
+
+def log_excerpts(sources: Iterable[LogSource], facts: Iterable[Fact]) -> list[dict[str, Any]]:
+    """The log lines facts point at, each with :data:`CONTEXT_LINES` lines around it, by original line number."""
+    from nnunet_doctor.probes.log.reader import numbered_lines
+
+    wanted = _referenced_lines(facts)
+    excerpts = []
+    for source in sources:
+        anchors = wanted.get(source.name)
+        if not anchors:
+            continue
+        keep = {n for anchor in anchors for n in range(anchor - CONTEXT_LINES, anchor + CONTEXT_LINES + 1)}
+        try:
+            numbered = [(n, line) for _, n, line in numbered_lines(source) if n in keep]
+        except InputError:
+            continue
+        while numbered and not numbered[-1][1]:  # the empty "line" after the last newline
+            numbered.pop()
+        excerpts.append({"file": source.name, "lines": [{"line": n, "text": line} for n, line in numbered[:MAX_EXCERPT_LINES]],
+                         "truncated": len(numbered) > MAX_EXCERPT_LINES})
+    return excerpts
+
+
+def build_bundle(facts: Iterable[Fact], findings: Iterable[Finding], probe_reports: Iterable[ProbeReport],
+                 diagnosis: Diagnosis, pack: RulePack, inputs: Mapping[str, Any], sources: Iterable[LogSource],
+                 redactor: Redactor | None) -> dict[str, Any]:
+    """The bundle document; redacted (and scanned: :class:`~.redaction.RedactionError`) unless ``redactor`` is None."""
+    all_facts = list(facts)
+    document: dict[str, Any] = {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+        "tool": {"name": "nnunet-doctor", "version": __version__},
+        "rule_pack": {"version": pack.version, "rules": len(pack.rules), "sources": list(pack.sources)},
+        "redaction": {"enabled": redactor is not None},
+        "inputs": dict(inputs),
+        "probes": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "detail": r.detail}
+                   for r in probe_reports],
+        "findings": [{"source": f.source, "message": f.message, "severity": f.severity} for f in findings],
+        "facts": [fact_entry(fact) for fact in all_facts],
+        "log_excerpts": log_excerpts(sources, all_facts),
+        "diagnosis": [{"cause": cause.cause, "certainty": round(cause.certainty, 4), "rule": cause.best.rule.id}
+                      for cause in diagnosis.causes],
+    }
+    if redactor is None:
+        return document
+    redacted = redact_document(document, redactor)
+    redacted["redaction"] = {"enabled": True, "replaced": redactor.summary()}
+    return redacted
+
+
+def write_bundle(document: Mapping[str, Any], path: Path) -> None:
+    try:
+        path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write bundle: {exc.strerror or exc}") from None
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+def check_format(document: Any, name: str) -> None:
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise InputError(f"{name}: not an nnunet-doctor bundle (no \"schema\": \"{SCHEMA}\")")
+    version = document.get("schema_version")
+    if not isinstance(version, int):
+        raise InputError(f"{name}: bundle without a schema_version")
+    if version > SCHEMA_VERSION:
+        raise InputError(f"{name}: bundle format version {version} is newer than this nnunet-doctor reads "
+                         f"({SCHEMA_VERSION}); upgrade nnunet-doctor")
+
+
+def _record(item: Any, fallback: Provenance) -> Record:
+    if isinstance(item, Mapping) and isinstance(item.get("fields"), Mapping):
+        provenance = Provenance.from_json(item["provenance"]) if isinstance(item.get("provenance"), Mapping) else fallback
+        return Record(dict(item["fields"]), provenance)
+    return Record(dict(item) if isinstance(item, Mapping) else {}, fallback)
+
+
+def fact_from_entry(entry: Mapping[str, Any], pack: RulePack) -> Fact | str:
+    """The fact of one bundle entry, or why it cannot be used here."""
+    name = str(entry.get("name", ""))
+    spec = pack.vocabulary.get(name)
+    if spec is None:
+        return f"fact '{name}' is not in this rule pack's vocabulary (collected with another version?)"
+    provenance = Provenance.from_json(entry["provenance"]) if isinstance(entry.get("provenance"), Mapping) else Provenance("bundle")
+    if "unknown" in entry:
+        return Fact(name, Unknown(str(entry["unknown"])), provenance)
+    value = entry.get("value")
+    if spec.is_collection:
+        if not isinstance(value, list):
+            return f"fact '{name}' is a collection but the bundle holds {type(value).__name__}"
+        value = [_record(item, provenance) for item in value]
+    error = pack.vocabulary.check_value(name, value)
+    return error if error else Fact(name, value, provenance)
+
+
+def read_bundle(path: Path, pack: RulePack) -> Bundle:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read bundle: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not JSON: {exc}") from None
+    check_format(document, str(path))
+    facts: list[Fact] = []
+    findings = [Finding(str(f.get("source", "bundle")), str(f.get("message", "")), str(f.get("severity", "warning")))
+                for f in document.get("findings", []) if isinstance(f, Mapping)]
+    for entry in document.get("facts", []):
+        fact = fact_from_entry(entry, pack) if isinstance(entry, Mapping) else "a fact entry is not a mapping"
+        if isinstance(fact, Fact):
+            facts.append(fact)
+        else:
+            findings.append(Finding("bundle", fact, "warning"))
+    reports = [ProbeReport(str(r.get("name")), str(r.get("status")), float(r.get("seconds", 0.0)), str(r.get("detail", "")))
+               for r in document.get("probes", []) if isinstance(r, Mapping)]
+    meta = {key: document.get(key) for key in ("created", "tool", "rule_pack", "redaction", "inputs", "log_excerpts")}
+    return Bundle(facts, findings, reports, list(document.get("diagnosis", [])), meta)
+
+
+def compare(bundle: Bundle, diagnosis: Diagnosis, pack: RulePack) -> Finding | None:
+    """A finding when this diagnosis differs from the one made on the user's machine."""
+    here = [(cause.cause, round(cause.certainty, 4)) for cause in diagnosis.causes]
+    there = [(str(c.get("cause")), round(float(c.get("certainty", 0.0)), 4)) for c in bundle.diagnosis]
+    if here == there:
+        return None
+    then = (bundle.meta.get("rule_pack") or {}).get("version", "?")
+    return Finding("bundle", f"this diagnosis differs from the one made when the bundle was collected (rule pack {then} "
+                             f"there, {pack.version} here): there {[c for c, _ in there]}, here {[c for c, _ in here]}",
+                   "info")
