@@ -85,10 +85,9 @@ class LogProbe:
         for name, records in signatures.matches.items():
             sink.add(name, records)
         sink.add("log.exceptions", exceptions.exceptions)
-        root = exceptions.root()
-        if root is not None:
+        root, last = exceptions.root(), exceptions.last
+        if root is not None and last is not None:
             sink.add("log.root_exception", dict(root.fields), root.provenance)
-            last = exceptions.exceptions[-1]
             sink.add("log.last_exception", dict(last.fields), last.provenance)
         training.facts(sink, [(e.fields["file"], e.fields["line"]) for e in exceptions.exceptions])
         run.facts(sink)

@@ -29,6 +29,8 @@ from nnunet_doctor.engine.facts import Provenance, Record
 from .scanner import Line
 
 MAX_TEXT = 2000
+#: exceptions kept in ``log.exceptions`` (the last one is always known); bounds memory on endless logs
+MAX_EXCEPTIONS = 2000
 _TYPE_ENDINGS = ("Error", "Exception", "Exit", "Interrupt", "Failed")
 _OTHER_TYPES = ("BrokenProcessPool", "StopIteration", "Unsupported", "TimeoutExpired")
 _EXCEPTION = re.compile(
@@ -73,6 +75,7 @@ class _Traceback(NamedTuple):
 class ExceptionReader:
     def __init__(self) -> None:
         self.exceptions: list[Record] = []
+        self.last: Record | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -114,7 +117,7 @@ class ExceptionReader:
         traceback = self._open
         frames = traceback.frames if traceback else []
         innermost = frames[-1] if frames else None
-        previous = self.exceptions[-1] if self.exceptions and self._chain else None
+        previous = self.last if self._chain else None
         fields: dict[str, Any] = {
             "type": type_name, "message": message[:MAX_TEXT], "line": number, "file": file,
             "text": text.strip()[:MAX_TEXT], "frames": len(frames),
@@ -127,7 +130,9 @@ class ExceptionReader:
             "chain": self._chain or None, "chained_from": previous.fields["line"] if previous else None,
         }
         first = traceback.start if traceback else number
-        self.exceptions.append(Record(fields, Provenance("log", file, (first, number), "exception")))
+        self.last = Record(fields, Provenance("log", file, (first, number), "exception"))
+        if len(self.exceptions) < MAX_EXCEPTIONS:
+            self.exceptions.append(self.last)
         self._reset()
 
     def _close_incomplete(self, line: Line) -> None:

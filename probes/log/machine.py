@@ -30,6 +30,8 @@ from nnunet_doctor.engine.facts import Provenance, Record
 from ..base import FactSink
 from .scanner import Line, Sighting
 
+#: distinct packages or GPUs kept; bounds memory on endless logs
+MAX_RECORDS = 500
 _UNITS = {"B": 1 / 2 ** 20, "KIB": 1 / 1024, "KB": 1 / 1024, "MIB": 1.0, "MB": 1.0, "GIB": 1024.0, "GB": 1024.0,
           "TIB": 2.0 ** 20, "TB": 2.0 ** 20}
 _SIZE = r"(\d+(?:\.\d+)?) ?([KMGT]i?B|B)\b"
@@ -101,7 +103,7 @@ class MachineReader:
     def __init__(self) -> None:
         self.packages: dict[tuple[str, str], Record] = {}
         self.versions: dict[str, Sighting] = {}
-        self.pythons: list[Sighting] = []
+        self.pythons: dict[str, Sighting] = {}
         self.systems: dict[str, Sighting] = {}
         self.schedulers: dict[str, Sighting] = {}
         self.containers: dict[str, Sighting] = {}
@@ -122,7 +124,7 @@ class MachineReader:
             self.versions.setdefault(name, Sighting(match.group("version"), line.number, line.file))
         printed = _PYTHON_PRINTED.search(text)
         if printed:
-            self.pythons.append(Sighting(printed.group(1), line.number, line.file))
+            self.pythons.setdefault(printed.group(1), Sighting(printed.group(1), line.number, line.file))
         for pattern, system in ((_WINDOWS, "windows"), (_MACOS, "macos"), (_LINUX, "linux")):
             if pattern.search(text):
                 self.systems.setdefault(system, Sighting(system, line.number, line.file))
@@ -160,11 +162,11 @@ class MachineReader:
         python = _PYTHON_IN_PATH.search(text)
         if python:
             version = python.group(1) or f"{python.group(2)}.{python.group(3)}"
-            self.pythons.append(Sighting(version, line.number, line.file))
+            self.pythons.setdefault(version, Sighting(version, line.number, line.file))
 
     def _package(self, name: str, root: str, kind: str, version: str | None, line: Line) -> None:
         key = (name, root)
-        if key in self.packages:
+        if key in self.packages or len(self.packages) >= MAX_RECORDS:
             return
         python = _PYTHON_IN_PATH.search(root + "/")
         fields = {"name": name, "root": root, "kind": kind, "version": version,
@@ -181,7 +183,7 @@ class MachineReader:
         if capability:
             value = f"{capability.group(1)}.{capability.group(2)}" if capability.group(1) else capability.group(3)
         for name in names or ([None] if value else []):
-            if any(g.fields["name"] == name and g.fields["capability"] == value for g in self.gpus):
+            if len(self.gpus) >= MAX_RECORDS or any(g.fields["name"] == name and g.fields["capability"] == value for g in self.gpus):
                 continue
             self.gpus.append(Record({"name": name, "capability": value, "line": line.number, "file": line.file},
                                     Provenance("log", line.file, (line.number, line.number), "GPU")))
@@ -208,7 +210,7 @@ class MachineReader:
                 if name == "torch" and "+" in evidence.value:
                     sink.add("log.torch_build", evidence.value.split("+", 1)[1], file=evidence.file, lines=lines)
         if self.pythons:
-            best = max(self.pythons, key=lambda e: len(e.value))
+            best = max(self.pythons.values(), key=lambda e: len(e.value))
             sink.add("python.version", best.value, file=best.file, lines=(best.line, best.line))
         if generation is not None:
             sink.add("nnunet.generation", generation.value, file=generation.file,

@@ -26,6 +26,8 @@ from nnunet_doctor.engine.signatures import Signature, SignatureSet
 from .scanner import Line
 
 MAX_TEXT = 2000
+#: records kept per signature (the first ones); bounds memory on endless logs
+MAX_MATCHES = 1000
 _FRAME = re.compile(r'\s*File "[^"]+", line \d+')
 
 
@@ -47,7 +49,7 @@ class SignatureReader:
         seen: set[str] = set()
         for anchor in sorted(line.hits):
             for signature in self._by_anchor.get(anchor, ()):
-                if signature.id in seen:
+                if signature.id in seen or len(self.matches[signature.fact_name]) >= MAX_MATCHES:
                     continue
                 seen.add(signature.id)
                 following = line.following(signature.window)

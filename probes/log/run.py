@@ -49,6 +49,8 @@ _POSITIONAL = {
 _OPTIONS = {"-d": "dataset", "-t": "dataset", "-c": "configuration", "-m": "configuration", "-f": "fold",
             "-tr": "trainer", "-p": "plans", "-pl": "planner", "-device": "device", "-i": "input", "-o": "output",
             "-chk": "checkpoint"}
+#: distinct command lines kept; bounds memory on endless logs
+MAX_COMMANDS = 200
 _STAGES = (
     ("Fingerprint extraction...", "fingerprint"), ("verify_dataset_integrity Done", "verification"),
     ("Experiment planning...", "planning"), ("Preprocessing dataset", "preprocessing"),
@@ -118,7 +120,7 @@ class RunReader:
         if fields is None:
             return
         key = (fields["program"], "" if frame else fields["args"])
-        if key in self._seen or frame and any(c.fields["program"] == fields["program"] for c in self.commands):
+        if len(self.commands) >= MAX_COMMANDS or key in self._seen or frame and any(c.fields["program"] == fields["program"] for c in self.commands):
             return
         self._seen.add(key)
         fields.update({"line": line.number, "file": line.file, "text": line.text.strip()[:500]})

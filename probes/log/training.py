@@ -26,6 +26,7 @@ import ast
 import json
 import math
 import re
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -37,6 +38,8 @@ from .scanner import Line, Sighting
 
 #: epochs whose pseudo Dice must all be 0 before a class counts as stuck, and the window for swings and gaps
 RECENT_EPOCHS = 10
+#: epochs kept (the last ones): nnU-Net trains 1000 by default; bounds memory on endless logs
+MAX_EPOCHS = 10000
 SLOW_EPOCH_FACTOR = 2.0
 
 _RESULTS_PATH = re.compile(r"(?P<dataset>Dataset\d{3}_[^/\\]+)[/\\](?P<trainer>[^/\\]+?)__(?P<plans>[^/\\]+?)__"
@@ -67,7 +70,9 @@ class _Epoch:
 
 class TrainingReader:
     def __init__(self) -> None:
-        self.epochs: list[_Epoch] = []
+        self.epochs: deque[_Epoch] = deque(maxlen=MAX_EPOCHS)
+        self._completed = 0
+        self._first_nan: _Epoch | None = None
         self.settings: dict[str, Sighting] = {}
         self._done_line: int | None = None
         epoch = self._epoch_value
@@ -133,9 +138,15 @@ class TrainingReader:
 
     def _epoch_value(self, name: str) -> Callable[[re.Match[str], Line], None]:
         def handle(match: re.Match[str], line: Line) -> None:
-            if self.epochs:
-                setattr(self.epochs[-1], name, parse_number(match.group(1)))
-                self.epochs[-1].last_line = line.number
+            if not self.epochs:
+                return
+            epoch, value = self.epochs[-1], parse_number(match.group(1))
+            if name in ("val_loss", "epoch_time") and epoch.val_loss is None and epoch.epoch_time is None:
+                self._completed += 1
+            setattr(epoch, name, value)
+            epoch.last_line = line.number
+            if name.endswith("loss") and value is not None and not math.isfinite(value) and self._first_nan is None:
+                self._first_nan = epoch
         return handle
 
     def _start_epoch(self, match: re.Match[str], line: Line) -> None:
@@ -205,17 +216,15 @@ class TrainingReader:
         if not self.epochs:
             return
         sink.add("training.epochs", [epoch.record() for epoch in self.epochs])
-        finished = [epoch for epoch in self.epochs if epoch.epoch_time is not None or epoch.val_loss is not None]
         last = self.epochs[-1]
         where = {"file": last.file, "lines": (last.line, max(last.line, last.last_line))}
-        sink.add("training.epochs_completed", len(finished), **where)
+        sink.add("training.epochs_completed", self._completed, **where)
         sink.add("training.last_epoch", last.number, **where)
         sink.add("training.finished", self._done_line is not None, **where)
         error_after = any(file == last.file and number >= last.line for file, number in errors)
         stopped = self._done_line is None and not error_after and last.epoch_time is None and last.val_loss is None
         sink.add("training.stopped_mid_epoch", stopped, **where)
-        nan = next((e for e in self.epochs if any(v is not None and not math.isfinite(v)
-                                                   for v in (e.train_loss, e.val_loss))), None)
+        nan = self._first_nan
         if nan is not None:
             sink.add("training.nan_loss_epoch", nan.number, file=nan.file, lines=(nan.line, nan.last_line))
         self._dice_facts(sink)
