@@ -68,7 +68,7 @@ _MACOS = re.compile(r"/Users/[^/\s]+/|/opt/homebrew/|\bdarwin\b|/Library/Framewo
 _LINUX = re.compile(r"(?:^|[\s\"'(])/(?:home|usr|opt|root|mnt|data|scratch|lustre|gpfs|work|media)/")
 _GPU_NAME = re.compile(r"\b(?P<name>(?:NVIDIA|Tesla|Quadro|GeForce|TITAN)\b[\w -]*?[\w-]+?)"
                        r"(?=\s{2,}|\s+(?:with|which|is|has|On|Off|GPU)\b|[,.(|:)]|$)")
-_CAPABILITY = re.compile(r"(?:CUDA|cuda|compute) capability (?:sm_(\d)(\d+)|(\d+\.\d+))")
+_CAPABILITY = re.compile(r"(?:CUDA|cuda|compute) capability (?:sm_(\d+)(\d)\b|(\d+\.\d+))")
 _USER_SITE = re.compile(r"[/\\]\.local[/\\]lib[/\\]python|[/\\]AppData[/\\]Roaming[/\\]Python[/\\]")
 _ENVIRONMENT = re.compile(r"[/\\](?:envs[/\\][^/\\]+|anaconda\d?|miniconda\d?|miniforge\d?|mambaforge|\.?venv[^/\\]*"
                           r"|\.?virtualenvs[/\\][^/\\]+|conda)[/\\]")

@@ -5,7 +5,7 @@ such as ``nnUNet_results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres
 ``training_log_*.txt`` files are read, and ``debug.json`` is noted). Each input is read in blocks of about
 8 MiB that end at a line break, so a multi-GB log never sits in memory whole; line numbers are those of
 the input. UTF-16 logs (PowerShell's ``>``) are transcoded to UTF-8; a UTF-8 byte-order mark is dropped;
-invalid UTF-8 is replaced when a line is decoded. A line longer than 1 MiB is cut (a tqdm bar redrawn with
+invalid UTF-8 is replaced when a line is decoded. A line longer than 8 MiB is cut (a tqdm bar redrawn with
 ``\\r`` keeps its last state).
 
 :func:`clean_line` turns one raw line into the text a person saw on the terminal:
@@ -26,14 +26,15 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, NamedTuple, Protocol
+from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Protocol
 
 from nnunet_doctor.engine.errors import InputError
 
 from ..base import LogSource
 
 BLOCK_BYTES = 8 << 20
-MAX_LINE_BYTES = 1 << 20
+#: a line longer than this is cut while it is read (its beginning is kept; a progress bar keeps its last state)
+MAX_LINE_BYTES = BLOCK_BYTES
 TRAINING_LOG_GLOB = "training_log_*.txt"
 _FOLDER_DEPTH = 3
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -140,10 +141,10 @@ def _keep_back(data: bytes, end: int, lines: int) -> int:
 def _decoded(stream: BinaryIO, source: LogInput) -> _ByteSource:
     """The stream as UTF-8-compatible bytes: decompressed, UTF-16 transcoded, BOM dropped."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
-    head = buffered.peek(4)[:4]
+    head = buffered.peek(8)[:8]
     for magic, (module, name) in _COMPRESSED.items():
         if head.startswith(magic):
-            return _decoded(_decompressor(module, name, buffered), source)
+            return _decoded(_Salvaging(_decompressor(module, name, buffered), source), source)
     sample = buffered.peek(4096)[:4096]
     encoding = _utf16(sample)
     if encoding:
@@ -172,6 +173,37 @@ def _utf16(sample: bytes) -> str | None:
 class _ByteSource(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
     def close(self) -> None: ...
+
+
+class _Salvaging(io.RawIOBase):
+    """A decompressing stream that ends where a truncated or damaged archive breaks, saying so in a note."""
+
+    def __init__(self, raw: BinaryIO, source: LogInput):
+        super().__init__()
+        self._raw = raw
+        self._source = source
+        self._broken = False
+
+    def readinto(self, buffer: Any) -> int:
+        view, filled = memoryview(buffer).cast("B"), 0
+        try:
+            while filled < len(view) and not self._broken:
+                piece = self._raw.read1(min(1 << 20, len(view) - filled))  # type: ignore[attr-defined]
+                if not piece:
+                    break
+                view[filled:filled + len(piece)] = piece
+                filled += len(piece)
+        except _ARCHIVE_ERRORS + _decompression_errors() as exc:
+            self._broken = True
+            self._source.notes.append(ReadNote(self._source.name, f"{self._source.name}: reading stopped early: {exc}"))
+        return filled
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _Transcoded:
@@ -282,9 +314,15 @@ def _display(given: str, folder: Path, log: Path) -> str:
 
 
 def _training_logs(folder: Path) -> list[Path]:
+    """The training logs of a results folder (down to two levels), oldest first, then its ``*.log`` files."""
     found: list[Path] = []
     for depth in range(_FOLDER_DEPTH):
         pattern = "/".join(["*"] * depth + [TRAINING_LOG_GLOB])
-        found += sorted(p for p in folder.glob(pattern) if p.is_file())
-    found += sorted(p for p in folder.glob("*.log") if p.is_file())
-    return found
+        found += [p for p in folder.glob(pattern) if p.is_file()]
+    found.sort(key=lambda p: (str(p.parent), _started(p.name)))
+    return found + sorted(p for p in folder.glob("*.log") if p.is_file())
+
+
+def _started(name: str) -> tuple[int, ...]:
+    """``training_log_2024_3_5_09_07_01.txt`` -> (2024, 3, 5, 9, 7, 1): month and day are not zero-padded."""
+    return tuple(int(part) for part in re.findall(r"\d+", name))

@@ -36,7 +36,7 @@ from typing import Any, Iterable, NamedTuple, Protocol
 
 from nnunet_doctor.engine.pack_cache import cache_dir
 
-from .reader import Block, LogInput, ReadNote, clean_line
+from .reader import BLOCK_BYTES, Block, LogInput, ReadNote, clean_line
 
 _ESC = "\x1b"
 
@@ -226,9 +226,11 @@ ENGINES: tuple[str, ...] = tuple(name for name in ("hyperscan", "re2") if _impor
 class Scanner:
     """Runs every reader over a log in one pass; see the module docstring."""
 
-    def __init__(self, readers: Iterable[LineReader], context_lines: int = 0, engine: str | None = None):
+    def __init__(self, readers: Iterable[LineReader], context_lines: int = 0, engine: str | None = None,
+                 block_bytes: int = BLOCK_BYTES):
         self.readers = list(readers)
         self.context_lines = context_lines
+        self.block_bytes = block_bytes
         self.notes: list[ReadNote] = []
         anchors: dict[_Anchor, int] = {}
         self._owners: list[list[int]] = []  # anchor id -> reader indexes
@@ -251,7 +253,7 @@ class Scanner:
         """Feed one input to every reader; returns its number of lines."""
         first = 1
         self._binary_runs: list[list[int]] = []
-        for block in log.blocks(self.context_lines):
+        for block in log.blocks(self.context_lines, self.block_bytes):
             first += self._handle(block, first, log.name)
         lines = first - 1
         for low, high in self._binary_runs:
