@@ -56,6 +56,7 @@ GENERIC_MESSAGES = (
     "see print statements above",
     "terminated with signal",
     "process in the process pool was terminated abruptly",
+    "abort_event was set",  # batchgenerators' MultiThreadedAugmenter (nnU-Net v1)
 )
 #: exception types that are a consequence of a dead process, never its cause (and a bare EOFError: a closed pipe)
 GENERIC_TYPES = ("BrokenPipeError", "ConnectionResetError", "BrokenProcessPool", "ProcessExitedException")

@@ -30,7 +30,7 @@ FAILING = {
     "predict_no_channel_suffix.log": "infer.input_mismatch",
     "train_config_not_planned.log": "train.not_preprocessed",
     "train_corrupt_preprocessed.log": "data.preprocessed_corrupt",
-    "train_device_cuda_without_gpu.log": "gpu.not_available",
+    "train_device_cuda_without_gpu.log": "install.torch_cuda_mismatch",
     "train_ext_trainer_broken_torchvision.log": "install.dependency_mismatch",
     "train_labels_255.log": "data.labels_unexpected",
     "train_plans_not_found.log": "train.not_preprocessed",
