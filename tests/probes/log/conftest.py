@@ -20,23 +20,19 @@ def pack() -> RulePack:
     return load_rule_pack()
 
 
-class LogFacts:
-    """What the log probe established: facts by name (plain values) and its findings about the inputs."""
+def _plain(value: Any) -> Any:
+    return [dict(item.fields) if isinstance(item, Record) else item for item in value] if isinstance(value, list) else value
+
+
+class LogFacts(dict):  # type: ignore[type-arg]
+    """What the log probe established, as plain values by fact name (records become dicts), and its findings."""
 
     def __init__(self, facts: list[Fact], findings: list[Finding], detail: str):
-        self.facts = {fact.name: fact for fact in facts}
+        unknown = [fact.name for fact in facts if isinstance(fact.value, Unknown)]
+        assert unknown == [], f"the log probe left facts unknown: {unknown}"
+        super().__init__((fact.name, _plain(fact.value)) for fact in facts)
         self.findings = [finding.message for finding in findings]
         self.detail = detail
-
-    def __getitem__(self, name: str) -> Any:
-        value = self.facts[name].value
-        assert not isinstance(value, Unknown), f"{name} is unknown: {value.reason}"
-        if isinstance(value, list):
-            return [dict(item.fields) if isinstance(item, Record) else item for item in value]
-        return value
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.facts
 
     def lines(self, name: str) -> list[int]:
         """Line numbers of a collection's records."""
