@@ -59,9 +59,10 @@ def clean_line(raw: bytes) -> str:
 
 class Block(NamedTuple):
     """A stretch of one input: the lines before ``cutoff`` are new; up to ``end`` lie complete lines that are
-    only context here (they start the next block); after ``end``, a partial line. ``last``: the final block."""
+    only context here (they start the next block); after ``end``, a partial line. ``last``: the final block.
+    ``data`` is only valid until the next block is read (the buffer is reused)."""
 
-    data: bytes
+    data: bytes | bytearray
     cutoff: int
     end: int
     last: bool
@@ -97,23 +98,38 @@ class LogInput:
                 stream.close()
 
     def _blocks(self, stream: "_ByteSource", keep_lines: int, block_bytes: int) -> Iterator[Block]:
-        rest = b""  # lines kept back for context, then the partial line
+        """Blocks read into one reused buffer: the only copies are the kernel's and the few kept-back lines."""
+        buffer = bytearray()
+        kept = 0  # bytes at the front of ``buffer`` carried over from the last block (context lines, partial line)
         skipping = False  # the rest of a line that was cut is being discarded
-        while chunk := stream.read(block_bytes):
+        while True:
+            if len(buffer) > kept + block_bytes:
+                del buffer[kept + block_bytes:]
+            else:
+                buffer.extend(bytes(kept + block_bytes - len(buffer)))
+            count = _read_into(stream, memoryview(buffer)[kept:])
+            if not count:
+                del buffer[kept:]
+                break
+            del buffer[kept + count:]
             if skipping:
-                stop = chunk.find(b"\n")
+                stop = buffer.find(b"\n", kept)
                 if stop < 0:
+                    del buffer[kept:]
                     continue
-                chunk, skipping = chunk[stop:], False
-            data = rest + chunk
-            end = data.rfind(b"\n") + 1
-            cutoff = _keep_back(data, end, keep_lines)
+                del buffer[kept:stop]
+                skipping = False
+            end = buffer.rfind(b"\n") + 1
+            cutoff = _keep_back(buffer, end, keep_lines)
             if cutoff:
-                yield Block(data, cutoff, end, False)
-            rest = data[cutoff:]
-            if len(data) - end > MAX_LINE_BYTES:
-                partial, skipping = self._shorten(data[end:])
-                rest = data[cutoff:end] + partial
+                yield Block(buffer, cutoff, end, False)
+            tail = bytes(buffer[cutoff:end])
+            partial = bytes(buffer[end:])
+            if len(partial) > MAX_LINE_BYTES:
+                partial, skipping = self._shorten(partial)
+            buffer[:len(tail) + len(partial)] = tail + partial
+            kept = len(tail) + len(partial)
+        rest = bytes(buffer[:kept])
         if rest and not rest.endswith(b"\n"):
             rest += b"\n"
         yield Block(rest, len(rest), len(rest), True)
@@ -128,7 +144,17 @@ class LogInput:
         return line[:MAX_LINE_BYTES], True
 
 
-def _keep_back(data: bytes, end: int, lines: int) -> int:
+def _read_into(stream: "_ByteSource", view: memoryview) -> int:
+    """Fill ``view`` from the stream as far as one read goes; 0 at the end."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
+    data = stream.read(len(view))
+    view[:len(data)] = data
+    return len(data)
+
+
+def _keep_back(data: bytes | bytearray, end: int, lines: int) -> int:
     """Offset of the first of the last ``lines`` complete lines in ``data[:end]`` (``end`` for none)."""
     position = end - 1
     for _ in range(lines):
