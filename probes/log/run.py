@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from nnunet_doctor.engine.facts import Provenance, Record
 
 from ..base import FactSink
-from .scanner import Line
+from .scanner import Line, Sighting
 
 V2_PROGRAMS = (
     "nnUNetv2_plan_and_preprocess", "nnUNetv2_extract_fingerprint", "nnUNetv2_plan_experiment", "nnUNetv2_preprocess",
@@ -51,6 +51,7 @@ _OPTIONS = {"-d": "dataset", "-t": "dataset", "-c": "configuration", "-m": "conf
             "-chk": "checkpoint"}
 #: distinct command lines kept; bounds memory on endless logs
 MAX_COMMANDS = 200
+_DATASET_NAME = re.compile(r"\bDataset(\d{3})_[\w.-]+")
 _STAGES = (
     ("Fingerprint extraction...", "fingerprint"), ("verify_dataset_integrity Done", "verification"),
     ("Experiment planning...", "planning"), ("Preprocessing dataset", "preprocessing"),
@@ -97,14 +98,19 @@ class RunReader:
     def __init__(self) -> None:
         self.commands: list[Record] = []
         self.stages: list[tuple[str, int, str]] = []
+        self.dataset_name: Sighting | None = None  # the first DatasetXXX_Name in the log
         self._seen: set[tuple[str, str]] = set()
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
-        return [("nnUNet", False)] + [(marker, False) for marker, _ in _STAGES]
+        return [("nnUNet", False), ("Dataset", False)] + [(marker, False) for marker, _ in _STAGES]
 
     def on_line(self, line: Line) -> None:
         if "nnUNet" in line.hits:
             self._command(line)
+        if "Dataset" in line.hits and self.dataset_name is None:
+            found = _DATASET_NAME.search(line.text)
+            if found:
+                self.dataset_name = Sighting(found.group(0), line.number, line.file)
         for marker, stage in _STAGES:
             if marker in line.hits and marker in line.text and stage not in (s for s, _, _ in self.stages):
                 self.stages.append((stage, line.number, line.file))
@@ -129,8 +135,22 @@ class RunReader:
     def end_input(self, name: str, lines: int) -> None:
         pass
 
+    def _dataset_id(self) -> Sighting | None:
+        """The dataset the run worked on: given on the command line, else the first DatasetXXX_Name printed."""
+        for record in self.commands:
+            given = str(record.fields.get("dataset") or "").split(" ")[0]
+            number = given if given.isdigit() else (given[7:10] if _DATASET_NAME.match(given) else "")
+            if number:
+                return Sighting(int(number), record.fields["line"], record.fields["file"])
+        if self.dataset_name is not None:
+            return self.dataset_name._replace(value=int(self.dataset_name.value[7:10]))
+        return None
+
     def facts(self, sink: FactSink) -> None:
         sink.add("log.commands", self.commands)
+        dataset = self._dataset_id()
+        if dataset is not None:
+            sink.add("log.dataset_id", dataset.value, file=dataset.file, lines=(dataset.line, dataset.line))
         sink.add("log.stages", [stage for stage, _, _ in self.stages])
         if self.stages:
             stage, number, file = self.stages[-1]
