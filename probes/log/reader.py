@@ -33,6 +33,7 @@ from nnunet_doctor.engine.errors import InputError
 from ..base import LogSource
 
 BLOCK_BYTES = 8 << 20
+_FIRST_READ = 256 << 10
 #: a line longer than this is cut while it is read (its beginning is kept; a progress bar keeps its last state)
 MAX_LINE_BYTES = BLOCK_BYTES
 TRAINING_LOG_GLOB = "training_log_*.txt"
@@ -102,15 +103,18 @@ class LogInput:
         buffer = bytearray()
         kept = 0  # bytes at the front of ``buffer`` carried over from the last block (context lines, partial line)
         skipping = False  # the rest of a line that was cut is being discarded
+        size = min(block_bytes, _FIRST_READ)  # grows to block_bytes while reads fill it: small logs stay cheap
         while True:
-            if len(buffer) > kept + block_bytes:
-                del buffer[kept + block_bytes:]
+            if len(buffer) > kept + size:
+                del buffer[kept + size:]
             else:
-                buffer.extend(bytes(kept + block_bytes - len(buffer)))
+                buffer.extend(bytes(kept + size - len(buffer)))
             count = _read_into(stream, memoryview(buffer)[kept:])
             if not count:
                 del buffer[kept:]
                 break
+            if count == size:
+                size = min(2 * size, block_bytes)
             del buffer[kept + count:]
             if skipping:
                 stop = buffer.find(b"\n", kept)
