@@ -32,7 +32,7 @@ import hashlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Protocol
+from typing import AbstractSet, Any, Iterable, NamedTuple, Protocol
 
 from nnunet_doctor.engine.pack_cache import cache_dir
 
@@ -55,7 +55,7 @@ class Line(NamedTuple):
     number: int
     text: str
     file: str
-    hits: frozenset[str]  # the reader's anchors found in ``text``
+    hits: AbstractSet[str]  # the reader's anchors found in ``text``
     block: bytes = b""
     start: int = 0  # offset of the line in ``block``
     end: int = 0  # offset of its line break
@@ -245,6 +245,9 @@ class Scanner:
         anchors.setdefault(_Anchor(_ESC, False), len(anchors))
         self._anchors = list(anchors)
         self._esc = anchors[_Anchor(_ESC, False)]
+        #: what to look for in a cleaned line (lower case for case-insensitive anchors; the ESC marker never matches)
+        self._needles = [a.text.lower() if a.ignore_case else a.text for a in self._anchors]
+        self._needles[self._esc] = "\x00"
         names = [engine] if engine else list(ENGINES)
         self.engine = names[0]
         self._prefilter: _Prefilter = _PREFILTERS[self.engine](self._anchors)
@@ -291,22 +294,17 @@ class Scanner:
         lowered: str | None = None
         hits: dict[int, set[str]] = {}
         for anchor_id in anchor_ids:
-            if anchor_id == self._esc:
-                continue
-            anchor = self._anchors[anchor_id]
+            anchor, needle = self._anchors[anchor_id], self._needles[anchor_id]
             if anchor.ignore_case:
                 lowered = text.lower() if lowered is None else lowered
-                present = anchor.text.lower() in lowered
+                present = needle in lowered
             else:
-                present = anchor.text in text
+                present = needle in text
             if present:
                 for reader in self._owners[anchor_id]:
                     hits.setdefault(reader, set()).add(anchor.text)
-        if not hits:
-            return
         for reader in sorted(hits):
-            self.readers[reader].on_line(Line(number, text, name, frozenset(hits[reader]), block.data, start, end,
-                                              block.end))
+            self.readers[reader].on_line(Line(number, text, name, hits[reader], block.data, start, end, block.end))
 
     def _binary_lines(self, data: bytes, first: int, cutoff: int) -> set[int]:
         """Start offsets of lines holding NUL bytes (binary data); runs of them are reported per input."""

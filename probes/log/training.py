@@ -140,7 +140,7 @@ class TrainingReader:
         def handle(match: re.Match[str], line: Line) -> None:
             if not self.epochs:
                 return
-            epoch, value = self.epochs[-1], parse_number(match.group(1))
+            epoch, value = self.epochs[-1], _number(match.group(1))
             if name in ("val_loss", "epoch_time") and epoch.val_loss is None and epoch.epoch_time is None:
                 self._completed += 1
             setattr(epoch, name, value)
@@ -302,6 +302,14 @@ def read_debug_json(path: Path) -> dict[str, str] | None:
     except (OSError, ValueError):
         return None
     return {str(key): str(value) for key, value in debug.items()} if isinstance(debug, dict) else None
+
+
+def _number(text: str) -> float | None:
+    """A plain number as nnU-Net prints it, or any form ``parse_number`` reads (np.float32(...), nan)."""
+    try:
+        return float(text)
+    except ValueError:
+        return parse_number(text)
 
 
 def _mean(values: list[float] | None) -> float | None:
