@@ -196,7 +196,7 @@ class MachineReader:
         if packages:
             sink.add("log.packages", packages)
             kinds = {record.fields["kind"] for record in packages}
-            roots = {record.fields["name"]: set() for record in packages}
+            roots: dict[str, set[str]] = {record.fields["name"]: set() for record in packages}
             for record in packages:
                 roots[record.fields["name"]].add(record.fields["root"])
             shadowing = ("user" in kinds and bool(kinds & {"environment", "system"})) or any(

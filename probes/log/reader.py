@@ -46,7 +46,7 @@ _COMPRESSED: dict[bytes, tuple[str, str]] = {b"\x1f\x8b": ("gzip", "GzipFile"), 
 _ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError)
 
 
-def clean_line(raw: bytes) -> str:
+def clean_line(raw: bytes | bytearray) -> str:
     """Decode one line (invalid UTF-8 replaced), drop ANSI codes and keep the last state of ``\\r`` redraws."""
     text = raw.decode("utf-8", errors="replace")
     if "\x1b" in text:
@@ -168,9 +168,9 @@ def _keep_back(data: bytes | bytearray, end: int, lines: int) -> int:
     return position + 1 if lines else end
 
 
-def _decoded(stream: BinaryIO, source: LogInput) -> _ByteSource:
+def _decoded(stream: BinaryIO | io.RawIOBase, source: LogInput) -> _ByteSource:
     """The stream as UTF-8-compatible bytes: decompressed, UTF-16 transcoded, BOM dropped."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type,type-var]
     head = buffered.peek(8)[:8]
     for magic, (module, name) in _COMPRESSED.items():
         if head.startswith(magic):
@@ -241,7 +241,7 @@ class _Transcoded:
 
     def __init__(self, raw: BinaryIO, encoding: str):
         self._raw = raw
-        self._reader = codecs.getreader(encoding)(raw, errors="replace")
+        self._reader = codecs.getreader(encoding)(raw, "replace")
         self._rest = b""
 
     def read(self, size: int = -1, /) -> bytes:

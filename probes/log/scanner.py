@@ -56,7 +56,7 @@ class Line(NamedTuple):
     text: str
     file: str
     hits: AbstractSet[str]  # the reader's anchors found in ``text``
-    block: bytes = b""
+    block: bytes | bytearray = b""
     start: int = 0  # offset of the line in ``block``
     end: int = 0  # offset of its line break
     limit: int = 0  # the block's complete lines end here
@@ -99,7 +99,7 @@ class _Anchor(NamedTuple):
 class _Prefilter(Protocol):
     name: str
 
-    def lines(self, data: bytes) -> dict[int, set[int] | None]:
+    def lines(self, data: bytes | bytearray) -> dict[int, set[int] | None]:
         """Start offset of every line that contains an anchor -> anchor ids (None: not known, check them all)."""
 
 
@@ -113,7 +113,7 @@ def _store_bytes(path: Path, data: bytes) -> None:
         pass
 
 
-def _line_start(data: bytes, offset: int) -> int:
+def _line_start(data: bytes | bytearray, offset: int) -> int:
     return data.rfind(b"\n", 0, offset) + 1
 
 
@@ -127,7 +127,7 @@ class _HyperscanPrefilter:
 
         flags = [hyperscan.HS_FLAG_CASELESS if anchor.ignore_case else 0 for anchor in anchors]
         expressions = [anchor.text.encode("utf-8") for anchor in anchors]
-        key = hashlib.sha256(repr((hyperscan.__version__, expressions, flags)).encode()).hexdigest()[:24]
+        key = hashlib.sha256(repr((getattr(hyperscan, '__version__', ''), expressions, flags)).encode()).hexdigest()[:24]
         folder = cache_dir()
         cached = folder / f"hyperscan-{key}.db" if folder else None
         try:
@@ -140,13 +140,13 @@ class _HyperscanPrefilter:
                 _store_bytes(cached, hyperscan.dumpb(self._database))
         self._scratch = hyperscan.Scratch(self._database)
 
-    def lines(self, data: bytes) -> dict[int, set[int] | None]:
+    def lines(self, data: bytes | bytearray) -> dict[int, set[int] | None]:
         ends: list[tuple[int, int]] = []
 
         def on_match(anchor: int, start: int, end: int, flags: int, context: Any) -> None:
             ends.append((end, anchor))
 
-        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        self._database.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[type-var]
         found: dict[int, set[int] | None] = {}
         line_start, line_end = -1, -1
         for end, anchor in sorted(ends):
@@ -174,7 +174,7 @@ class _Re2Prefilter:
                  for a in anchors]
         self._pattern = re2.compile("|".join(parts).encode("latin-1"), options)
 
-    def lines(self, data: bytes) -> dict[int, set[int] | None]:
+    def lines(self, data: bytes | bytearray) -> dict[int, set[int] | None]:
         found: dict[int, set[int] | None] = {}
         position = 0
         search = self._pattern.search
@@ -196,9 +196,9 @@ class _PythonPrefilter:
     def __init__(self, anchors: list[_Anchor]):
         self._needles = [(anchor.needle, anchor.ignore_case) for anchor in anchors]
 
-    def lines(self, data: bytes) -> dict[int, set[int] | None]:
+    def lines(self, data: bytes | bytearray) -> dict[int, set[int] | None]:
         found: dict[int, set[int] | None] = {}
-        lowered: bytes | None = None
+        lowered: bytes | bytearray | None = None
         for needle, ignore_case in self._needles:
             if ignore_case and lowered is None:
                 lowered = data.lower()
@@ -306,7 +306,7 @@ class Scanner:
         for reader in sorted(hits):
             self.readers[reader].on_line(Line(number, text, name, hits[reader], block.data, start, end, block.end))
 
-    def _binary_lines(self, data: bytes, first: int, cutoff: int) -> set[int]:
+    def _binary_lines(self, data: bytes | bytearray, first: int, cutoff: int) -> set[int]:
         """Start offsets of lines holding NUL bytes (binary data); runs of them are reported per input."""
         starts: list[int] = []
         position = data.find(b"\x00")
