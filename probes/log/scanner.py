@@ -104,8 +104,11 @@ class _Prefilter(Protocol):
 
 
 def _store_bytes(path: Path, data: bytes) -> None:
+    """Write a compiled database to the cache, replacing those of older anchor sets."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for old in path.parent.glob("hyperscan-*.db"):
+            old.unlink(missing_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_bytes(data)
         os.replace(temporary, path)
