@@ -89,7 +89,7 @@ def _referenced_lines(facts: Iterable[Fact]) -> dict[str, set[int]]:
 
 def log_excerpts(sources: Iterable[LogSource], facts: Iterable[Fact]) -> list[dict[str, Any]]:
     """The log lines facts point at, each with :data:`CONTEXT_LINES` lines around it, by original line number."""
-    from nnunet_doctor.probes.log.reader import normalise_lines, read_text
+    from nnunet_doctor.probes.log.reader import numbered_lines
 
     wanted = _referenced_lines(facts)
     excerpts = []
@@ -99,7 +99,7 @@ def log_excerpts(sources: Iterable[LogSource], facts: Iterable[Fact]) -> list[di
             continue
         keep = {n for anchor in anchors for n in range(anchor - CONTEXT_LINES, anchor + CONTEXT_LINES + 1)}
         try:
-            numbered = [(n, line) for n, line in normalise_lines(read_text(source)) if n in keep]
+            numbered = [(n, line) for _, n, line in numbered_lines(source) if n in keep]
         except InputError:
             continue
         while numbered and not numbered[-1][1]:  # the empty "line" after the last newline

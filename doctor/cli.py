@@ -5,11 +5,12 @@ Exit codes: 0 nothing found (no cause reaches medium certainty), 1 causes found,
 """
 from __future__ import annotations
 
+import io
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
@@ -39,22 +40,23 @@ def _use_color(fmt: str, output: Path | None) -> bool:
     return sys.stdout.isatty()
 
 
-def _read_stdin() -> str:
+def _stdin() -> BinaryIO:
+    """Standard input as a byte stream, read while it is scanned (never whole)."""
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:  # a text-only stdin (embedded interpreters)
-        return sys.stdin.read()
-    return bytes(stream.read()).decode("utf-8", errors="replace")
+        return io.BytesIO(sys.stdin.read().encode("utf-8", errors="replace"))
+    return stream  # type: ignore[no-any-return]
 
 
 def _check_log_paths(logs: tuple[str, ...]) -> None:
+    """Every --log must be readable before anything runs: one line naming the first one that is not."""
+    from nnunet_doctor.probes.log.reader import check_readable
+
+    if logs.count("-") > 1:
+        raise InputError("-: standard input can be read only once")
     for log in logs:
-        if log == "-":
-            continue
-        path = Path(log)
-        if not path.exists():
-            raise InputError(f"{log}: no such file or folder")
-        if not os.access(path, os.R_OK):
-            raise InputError(f"{log}: not readable (permission denied)")
+        if log != "-":
+            check_readable(Path(log), log)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -116,8 +118,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
     checkup = not (logs or dataset or results or offline or bundle) and fmt == "terminal"
     try:
         _check_log_paths(logs)
-        texts = {"<stdin>": _read_stdin()} if "-" in logs else {}
-        request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
+        request = DiagnosisRequest(logs=list(logs), stdin=_stdin() if "-" in logs else None, dataset=dataset,
                                    results=results, offline=offline or bundle is not None, rule_dirs=list(rule_dirs),
                                    bundle=bundle, options={"quick": quick, "jobs": jobs, "cache": not no_cache})
         result = run_diagnosis(request)
@@ -264,7 +265,8 @@ def collect(output: Path, logs: tuple[str, ...], dataset: str | None, results: P
 
     try:
         _check_log_paths(logs)
-        texts = {"<stdin>": _read_stdin()} if "-" in logs else {}
+        # the bundle quotes log lines after the probes read them: standard input is kept whole here
+        texts = {"<stdin>": _stdin().read().decode("utf-8", errors="replace")} if "-" in logs else {}
         request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
                                    results=results, rule_dirs=list(rule_dirs))
         pack = load_pack(list(rule_dirs))

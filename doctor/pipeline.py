@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
-from nnunet_doctor.engine.loader import RulePack, load_rule_pack, site_rule_dirs
+from nnunet_doctor.engine.loader import RulePack, site_rule_dirs
+from nnunet_doctor.engine.pack_cache import load_cached_pack
 from nnunet_doctor.probes.base import LogSource, ProbeContext
 from nnunet_doctor.probes.runner import PROBES, ProbeReport, run_probes
 
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class DiagnosisRequest:
-    logs: list[str] = field(default_factory=list)  # paths, or "-" already read into log_texts
-    log_texts: dict[str, str] = field(default_factory=dict)  # name -> text (standard input, rule tests)
+    logs: list[str] = field(default_factory=list)  # paths, or "-" for ``stdin``
+    log_texts: dict[str, str] = field(default_factory=dict)  # name -> text (rule tests, callers with text in hand)
+    stdin: BinaryIO | None = None  # what "-" reads, as a stream (never read whole)
     dataset: str | None = None
     results: Path | None = None
     offline: bool = False
@@ -62,13 +64,14 @@ def facts_from_values(values: Mapping[str, Any], pack: RulePack, source: str = "
 
 
 def load_pack(rule_dirs: list[Path], environ: Mapping[str, str] | None = None) -> RulePack:
-    return load_rule_pack(site_rule_dirs(rule_dirs, environ))
+    return load_cached_pack(site_rule_dirs(rule_dirs, environ), environ)
 
 
 def log_sources(request: DiagnosisRequest) -> list[LogSource]:
     """The logs to read: given as text, as paths, and the newest training log of each fold under --results."""
     sources = [LogSource(name, text=text) for name, text in request.log_texts.items()]
-    sources += [LogSource(path, Path(path)) for path in request.logs if path != "-"]
+    sources += [LogSource("<stdin>", stream=request.stdin) if path == "-" else LogSource(path, Path(path))
+                for path in request.logs if path != "-" or request.stdin is not None]
     if request.results is not None:
         from nnunet_doctor.probes.dataset.results import training_logs
 

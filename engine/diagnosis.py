@@ -100,7 +100,7 @@ def firing_evidence(firing: Firing) -> list[Evidence]:
         kind = "log" if provenance.lines and provenance.source == "log" else "fact"
         out.append(Evidence(kind, record_text(record), provenance, variable, dict(record.fields)))
     for name, fact in firing.evaluation.facts_used.items():
-        if name in witnessed or isinstance(fact.value, list) and fact.value and isinstance(fact.value[0], Record):
+        if name in witnessed or isinstance(fact.value, list) and (not fact.value or isinstance(fact.value[0], Record)):
             continue
         out.append(Evidence("fact", f"{name} = {fact.value!r}", fact.provenance, name, fact.value))
     return out

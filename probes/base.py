@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Protocol
+from typing import Any, BinaryIO, ClassVar, Mapping, Protocol
 
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.signatures import SignatureSet
@@ -18,11 +18,12 @@ from nnunet_doctor.engine.vocabulary import Vocabulary
 
 @dataclass(frozen=True)
 class LogSource:
-    """A log named on the command line: a path (file, .gz, folder) or text already read (``-``)."""
+    """A log named on the command line: a path (file, .gz, folder), a binary stream (``-``) or text."""
 
     name: str
     path: Path | None = None
     text: str | None = None
+    stream: BinaryIO | None = None
 
 
 @dataclass
@@ -46,6 +47,7 @@ class FactSink:
         self.facts: list[Fact] = []
         self.problems: list[str] = []
         self.notes: list[tuple[str, str]] = []  # (severity, message): what the probe has to say about itself
+        self.detail = ""  # one line on how the probe ran (shown with the probe in the report)
 
     def add(self, name: str, value: Any, provenance: Provenance | None = None, **where: Any) -> None:
         """Record a fact. ``where`` may give ``file``, ``lines`` and ``detail`` for the provenance."""

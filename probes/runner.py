@@ -80,7 +80,7 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
             module = importlib.import_module(f"{__package__}.{module_name}")
             probe = getattr(module, class_name)()
             probe.collect(context, sink)
-            status, detail = "ran", ""
+            status, detail = "ran", sink.detail
         except Exception as exc:  # a probe must never take the diagnosis down
             status = "failed"
             detail = f"{type(exc).__name__}: {exc}"

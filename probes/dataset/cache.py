@@ -1,13 +1,15 @@
 """A cache of case measurements, keyed by each file's path, size and modification time.
 
-It lives in the user's cache folder (``$NNUNET_DOCTOR_CACHE``, else ``$XDG_CACHE_HOME/nnunet-doctor``, else
-``~/.cache/nnunet-doctor``), one JSON file per dataset folder -- never inside the dataset. A measurement is
+It lives in the user's cache folder, the one the rule-pack cache uses (``$NNUNET_DOCTOR_CACHE``, else
+``$XDG_CACHE_HOME/nnunet-doctor``, else ``~/.cache/nnunet-doctor``; ``NNUNET_DOCTOR_CACHE=off`` disables both), one
+JSON file per dataset folder -- never inside the dataset. A measurement is
 reused only while every file it was made from has the same size and modification time, so an edited label is
 measured again. Writing is atomic (a temporary file renamed over the old one); a cache that cannot be read or
 written is simply not used.
 
 >>> import tempfile, pathlib
 >>> cache = CaseCache.open(pathlib.Path("/data/raw/Dataset003_Liver"), {"NNUNET_DOCTOR_CACHE": tempfile.mkdtemp()})
+>>> assert cache is not None
 >>> cache.put("train/case_0", [("imagesTr/case_0_0000.nii.gz", 1024, 17)], {"headers": {}})
 >>> cache.get("train/case_0", [("imagesTr/case_0_0000.nii.gz", 1024, 17)])
 {'headers': {}}
@@ -22,17 +24,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from nnunet_doctor.engine.pack_cache import cache_dir
+
 FORMAT = 1
 FileKey = tuple[str, int, int]  # path relative to the dataset folder, size, mtime in ns
-
-
-def cache_folder(environ: Mapping[str, str]) -> Path:
-    if environ.get("NNUNET_DOCTOR_CACHE"):
-        return Path(environ["NNUNET_DOCTOR_CACHE"])
-    if environ.get("XDG_CACHE_HOME"):
-        return Path(environ["XDG_CACHE_HOME"]) / "nnunet-doctor"
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / ".cache" / "nnunet-doctor"
 
 
 class CaseCache:
@@ -43,10 +38,13 @@ class CaseCache:
         self.changed = False
 
     @classmethod
-    def open(cls, dataset: Path, environ: Mapping[str, str]) -> "CaseCache":
+    def open(cls, dataset: Path, environ: Mapping[str, str]) -> "CaseCache | None":
+        """The cache of one dataset folder, in the folder the rule-pack cache uses; None when caching is off."""
+        folder = cache_dir(environ)
+        if folder is None:
+            return None
         dataset = dataset.resolve()
-        name = hashlib.sha256(str(dataset).encode()).hexdigest()[:24] + ".json"
-        path = cache_folder(environ) / name
+        path = folder / (hashlib.sha256(str(dataset).encode()).hexdigest()[:24] + ".json")
         entries: dict[str, Any] = {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

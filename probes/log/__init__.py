@@ -1,28 +1,55 @@
-"""The log probe: signatures, exceptions and nnU-Net's own log lines, as facts with their line numbers.
+"""The log probe: every log named with ``--log``, read once, turned into facts that keep their line numbers.
 
-Input: the console output a user pasted, or nnU-Net's ``training_log_*.txt``::
+Input: the console output a user pasted, nnU-Net's ``training_log_*.txt``, a results ``fold_X`` folder::
 
     Traceback (most recent call last):
-      File ".../nnunetv2/run/run_training.py", line 53, in get_trainer_from_args
+      File "/home/u/venv/lib/python3.11/site-packages/nnunetv2/run/run_training.py", line 53, in get_trainer_from_args
     RuntimeError: nnUNet_preprocessed is not defined. nnU-Net cannot be used for preprocessing or training.
 
-gives ``log.exceptions`` (one record per exception, with its line), ``log.root_exception``,
-``log.last_exception`` and one ``match.<signature>`` collection per signature of the rule pack.
+Each input is scanned once (:mod:`.scanner`) by all readers at the same time: the rule pack's signatures
+(``match.<id>``, :mod:`.matches`), exceptions (``log.exceptions``, ``log.root_exception``,
+``log.last_exception``, :mod:`.exceptions`), the training log (``training.*``, :mod:`.training`), commands and
+stages (``log.commands``, ``log.stages``, :mod:`.run`) and what the log shows of the machine (versions,
+install paths, OS, scheduler, GPUs, CUDA memory; :mod:`.machine`). Only torch-free standard-library code
+runs here.
 """
 from __future__ import annotations
 
 import re
 from typing import ClassVar
 
-from nnunet_doctor.engine.facts import Provenance, Record
-
 from ..base import FactSink, ProbeContext
-from .reader import normalise_lines, read_text
+from .exceptions import ExceptionReader
+from .machine import MachineReader
+from .matches import SignatureReader
+from .reader import debug_files, open_inputs
+from .run import RunReader
+from .scanner import Line, Scanner, Sighting
+from .training import TrainingReader, read_debug_json
 
-_EXCEPTION = re.compile(
-    r"^\s*(?P<type>(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Failed))"
-    r"(?::\s?(?P<message>.*))?$")
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
+#: lines a reader may look at after a candidate (the dict after "Configuration name:", an OOM message's tail)
+READER_CONTEXT_LINES = 2
+_V1_NAMES = re.compile(r"\bTask\d{3}_\w+|nnUNetTrainerV2\w*|\bnnUNet_raw_data_base\b|\bRESULTS_FOLDER\b")
+_V2_NAMES = re.compile(r"\bDataset\d{3}_\w+|\bnnUNetv2_\w+|\bnnunetv2\b")
+
+
+class _NameReader:
+    """nnU-Net v1 and v2 names (Task004_/Dataset004_ folders, trainer and variable names) in any line."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Sighting] = {}
+
+    def anchors(self) -> list[tuple[str, bool]]:
+        return [(word, False) for word in ("Task", "nnUNetTrainerV2", "nnUNet_raw_data_base", "RESULTS_FOLDER",
+                                           "Dataset", "nnUNetv2", "nnunetv2")]
+
+    def on_line(self, line: Line) -> None:
+        for generation, pattern in (("v1", _V1_NAMES), ("v2", _V2_NAMES)):
+            if generation not in self.seen and pattern.search(line.text):
+                self.seen[generation] = Sighting(generation, line.number, line.file)
+
+    def end_input(self, name: str, lines: int) -> None:
+        pass
 
 
 class LogProbe:
@@ -31,49 +58,52 @@ class LogProbe:
     description: ClassVar[str] = "reads pasted console output and nnU-Net training logs"
 
     def collect(self, context: ProbeContext, sink: FactSink) -> None:
-        names: list[str] = []
+        signatures = SignatureReader(context.signatures)
+        exceptions, training, run, machine, names = (ExceptionReader(), TrainingReader(), RunReader(),
+                                                     MachineReader(), _NameReader())
+        scanner = Scanner([signatures, exceptions, training, run, machine, names],
+                          context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES))
+        files: list[str] = []
         total = 0
-        matches: dict[str, list[Record]] = {signature.fact_name: [] for signature in context.signatures}
-        exceptions: list[Record] = []
         for source in context.logs:
-            text = read_text(source)
-            numbered = list(normalise_lines(text))
-            names.append(source.name)
-            total += len(numbered)
-            lines = [line for _, line in numbered]
-            for name, records in context.signatures.scan(lines, 1, source.name).items():
-                matches[name].extend(records)
-            exceptions += _exceptions(lines, source.name)
-        sink.add("log.files", names)
+            for log in open_inputs(source):
+                if log.path is not None:
+                    training.note_path(log.path.resolve())
+                files.append(log.name)
+                total += scanner.scan(log)
+            for path in debug_files(source):
+                debug = read_debug_json(path)
+                if debug is not None:
+                    training.read_debug(debug, path)
+                    machine.read_debug(debug, path)
+        sink.detail = f"{len(files)} input(s), {total} lines, scanning engine {scanner.engine}"
+        for note in scanner.notes:
+            sink.note(note.message, note.severity)
+        sink.add("log.files", files)
         sink.add("log.line_count", total)
-        for name, records in matches.items():
+        sink.add("log.scan_engine", scanner.engine)
+        for name, records in signatures.matches.items():
             sink.add(name, records)
-        sink.add("log.exceptions", exceptions)
-        if exceptions:
-            for fact, record in (("log.root_exception", exceptions[0]), ("log.last_exception", exceptions[-1])):
-                fields = {key: record.fields[key] for key in ("type", "message", "line", "file", "text")}
-                sink.add(fact, fields, record.provenance)
+        sink.add("log.exceptions", exceptions.exceptions)
+        root, last = exceptions.root(), exceptions.last
+        if root is not None and last is not None:
+            sink.add("log.root_exception", dict(root.fields), root.provenance)
+            sink.add("log.last_exception", dict(last.fields), last.provenance)
+        training.facts(sink, [(e.fields["file"], e.fields["line"]) for e in exceptions.exceptions])
+        run.facts(sink)
+        generations = _generations(machine, run, names)
+        sink.add("log.generations", sorted({g.value for g in generations}))
+        machine.facts(sink, generations[0] if generations else None)
 
 
-def _exceptions(lines: list[str], file: str) -> list[Record]:
-    found: list[Record] = []
-    frames = 0
-    last_frame = ""
-    for index, line in enumerate(lines):
-        if line.startswith("Traceback (most recent call last)"):
-            frames, last_frame = 0, ""
-            continue
-        frame = _FRAME.match(line)
-        if frame:
-            frames += 1
-            last_frame = frame.group("file")
-            continue
-        match = _EXCEPTION.match(line)
-        if match and not line.startswith((" ", "\t")) or (match and frames):
-            number = index + 1
-            found.append(Record({
-                "type": match.group("type"), "message": (match.group("message") or "").strip(), "line": number,
-                "file": file, "frames": frames, "last_frame": last_frame, "text": line.strip()[:2000],
-            }, Provenance("log", file, (number, number), "exception")))
-            frames, last_frame = 0, ""
+def _generations(machine: MachineReader, run: RunReader, names: _NameReader) -> list[Sighting]:
+    """nnU-Net generations seen, the most telling first: code in tracebacks, then commands, then names."""
+    found = machine.code_generations()
+    for record in run.commands:
+        value = record.fields["generation"]
+        if value not in {g.value for g in found}:
+            found.append(Sighting(value, record.fields["line"], record.fields["file"]))
+    for value, evidence in names.seen.items():
+        if value not in {g.value for g in found}:
+            found.append(evidence)
     return found

@@ -1,52 +1,358 @@
-"""Reading pasted logs into clean, numbered lines.
+"""Reading logs as blocks of whole lines, whatever was pasted: streaming, with bounded memory.
 
-Any encoding (invalid UTF-8 is replaced), CRLF line ends, ANSI colour codes and carriage-return progress
-bars (tqdm redraws one line many times: the last state is kept) are normalised; line numbers are those of
-the input, so evidence can be quoted.
+A log named on the command line may be a file, a ``.gz``/``.bz2``/``.xz`` file, standard input, or a folder
+such as ``nnUNet_results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0`` (its
+``training_log_*.txt`` files are read, and ``debug.json`` is noted). Each input is read in blocks of about
+8 MiB that end at a line break, so a multi-GB log never sits in memory whole; line numbers are those of
+the input. UTF-16 logs (PowerShell's ``>``) are transcoded to UTF-8; a UTF-8 byte-order mark is dropped;
+invalid UTF-8 is replaced when a line is decoded. A line longer than 8 MiB is cut (a tqdm bar redrawn with
+``\\r`` keeps its last state).
 
->>> list(normalise_lines("a\\r\\nb 10%\\rb 100%\\n\\x1b[31mRuntimeError: x\\x1b[0m\\n"))
-[(1, 'a'), (2, 'b 100%'), (3, 'RuntimeError: x')]
+:func:`clean_line` turns one raw line into the text a person saw on the terminal:
+
+>>> clean_line(b"\\x1b[31mRuntimeError: x\\x1b[0m\\r\\n")
+'RuntimeError: x'
+>>> clean_line(b"Preprocessing:  10%|#   | 1/10\\rPreprocessing: 100%|####| 10/10\\n")
+'Preprocessing: 100%|####| 10/10'
+>>> [clean_line(line) for line in b"caf\\xe9 \\xff\\n".splitlines()]
+['caf\\ufffd \\ufffd']
 """
 from __future__ import annotations
 
+import codecs
+import importlib
+import io
+import os
 import re
+import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Protocol
 
 from nnunet_doctor.engine.errors import InputError
 
 from ..base import LogSource
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+BLOCK_BYTES = 8 << 20
+_FIRST_READ = 256 << 10
+#: a line longer than this is cut while it is read (its beginning is kept; a progress bar keeps its last state)
+MAX_LINE_BYTES = BLOCK_BYTES
+TRAINING_LOG_GLOB = "training_log_*.txt"
+_FOLDER_DEPTH = 3
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+#: magic bytes -> module and class that decompress (imported only when such a file is read)
+_COMPRESSED: dict[bytes, tuple[str, str]] = {b"\x1f\x8b": ("gzip", "GzipFile"), b"BZh": ("bz2", "BZ2File"),
+                                            b"\xfd7zXZ": ("lzma", "LZMAFile")}
+#: what reading a broken archive raises, besides OSError and EOFError (lzma.LZMAError, zlib.error)
+_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError)
 
 
-def clean_line(raw: str) -> str:
-    if "\x1b" in raw:
-        raw = _ANSI.sub("", raw)
-    if "\r" in raw:
-        segments = [segment for segment in raw.split("\r") if segment.strip()]
-        raw = segments[-1] if segments else ""
-    return raw.rstrip()
+def clean_line(raw: bytes | bytearray) -> str:
+    """Decode one line (invalid UTF-8 replaced), drop ANSI codes and keep the last state of ``\\r`` redraws."""
+    text = raw.decode("utf-8", errors="replace")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    text = text.rstrip("\r\n")
+    if "\r" in text:
+        segments = [segment for segment in text.split("\r") if segment.strip()]
+        text = segments[-1] if segments else ""
+    return text.rstrip()
 
 
-def normalise_lines(text: str) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
-        if number > 1 or raw:
-            yield number, clean_line(raw)
+class Block(NamedTuple):
+    """A stretch of one input: the lines before ``cutoff`` are new; up to ``end`` lie complete lines that are
+    only context here (they start the next block); after ``end``, a partial line. ``last``: the final block.
+    ``data`` is only valid until the next block is read (the buffer is reused)."""
+
+    data: bytes | bytearray
+    cutoff: int
+    end: int
+    last: bool
 
 
-def read_text(source: LogSource) -> str:
+class ReadNote(NamedTuple):
+    """Something about an input that the report should say (a cut line, binary data, a broken archive)."""
+
+    file: str
+    message: str
+    severity: str = "warning"
+
+
+class LogInput:
+    """One readable log: a display name and a way to open it as a binary stream."""
+
+    def __init__(self, name: str, open: Callable[[], BinaryIO], path: Path | None = None, closes: bool = True):
+        self.name = name
+        self.open = open
+        self.path = path
+        self.closes = closes  # False for a stream this tool did not open (standard input)
+        self.notes: list[ReadNote] = []
+
+    def blocks(self, keep_lines: int = 0, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+        """The input in blocks; the last ``keep_lines`` complete lines of a block are handled with the next one."""
+        stream = self.open()
+        try:
+            yield from self._blocks(_decoded(stream, self), keep_lines, block_bytes)
+        except _ARCHIVE_ERRORS + _decompression_errors() as exc:
+            self.notes.append(ReadNote(self.name, f"{self.name}: reading stopped early: {exc}"))
+        finally:
+            if self.closes:
+                stream.close()
+
+    def _blocks(self, stream: "_ByteSource", keep_lines: int, block_bytes: int) -> Iterator[Block]:
+        """Blocks read into one reused buffer: the only copies are the kernel's and the few kept-back lines."""
+        buffer = bytearray()
+        kept = 0  # bytes at the front of ``buffer`` carried over from the last block (context lines, partial line)
+        skipping = False  # the rest of a line that was cut is being discarded
+        size = min(block_bytes, _FIRST_READ)  # grows to block_bytes while reads fill it: small logs stay cheap
+        while True:
+            if len(buffer) > kept + size:
+                del buffer[kept + size:]
+            else:
+                buffer.extend(bytes(kept + size - len(buffer)))
+            count = _read_into(stream, memoryview(buffer)[kept:])
+            if not count:
+                del buffer[kept:]
+                break
+            if count == size:
+                size = min(2 * size, block_bytes)
+            del buffer[kept + count:]
+            if skipping:
+                stop = buffer.find(b"\n", kept)
+                if stop < 0:
+                    del buffer[kept:]
+                    continue
+                del buffer[kept:stop]
+                skipping = False
+            end = buffer.rfind(b"\n") + 1
+            cutoff = _keep_back(buffer, end, keep_lines)
+            if cutoff:
+                yield Block(buffer, cutoff, end, False)
+            tail = bytes(buffer[cutoff:end])
+            partial = bytes(buffer[end:])
+            if len(partial) > MAX_LINE_BYTES:
+                partial, skipping = self._shorten(partial)
+            buffer[:len(tail) + len(partial)] = tail + partial
+            kept = len(tail) + len(partial)
+        rest = bytes(buffer[:kept])
+        if rest and not rest.endswith(b"\n"):
+            rest += b"\n"
+        yield Block(rest, len(rest), len(rest), True)
+
+    def _shorten(self, line: bytes) -> tuple[bytes, bool]:
+        """A line without a break beyond the limit: keep its last ``\\r`` state, else its beginning."""
+        redraw = line.rfind(b"\r")
+        if 0 <= redraw and len(line) - redraw <= MAX_LINE_BYTES:
+            return line[redraw:], False
+        self.notes.append(ReadNote(self.name, f"{self.name}: a line longer than {MAX_LINE_BYTES >> 20} MiB was cut; "
+                                              "only its beginning was read", "info"))
+        return line[:MAX_LINE_BYTES], True
+
+
+def _read_into(stream: "_ByteSource", view: memoryview) -> int:
+    """Fill ``view`` from the stream as far as one read goes; 0 at the end."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
+    data = stream.read(len(view))
+    view[:len(data)] = data
+    return len(data)
+
+
+def _keep_back(data: bytes | bytearray, end: int, lines: int) -> int:
+    """Offset of the first of the last ``lines`` complete lines in ``data[:end]`` (``end`` for none)."""
+    position = end - 1
+    for _ in range(lines):
+        position = data.rfind(b"\n", 0, position)
+        if position < 0:
+            return 0
+    return position + 1 if lines else end
+
+
+def _decoded(stream: BinaryIO | io.RawIOBase, source: LogInput) -> _ByteSource:
+    """The stream as UTF-8-compatible bytes: decompressed, UTF-16 transcoded, BOM dropped."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type,type-var]
+    head = buffered.peek(8)[:8]
+    for magic, (module, name) in _COMPRESSED.items():
+        if head.startswith(magic):
+            return _decoded(_Salvaging(_decompressor(module, name, buffered), source), source)
+    sample = buffered.peek(4096)[:4096]
+    encoding = _utf16(sample)
+    if encoding:
+        source.notes.append(ReadNote(source.name, f"{source.name}: read as {encoding.upper()} text", "info"))
+        return _Transcoded(buffered, encoding)
+    if head.startswith(codecs.BOM_UTF8):
+        buffered.read(len(codecs.BOM_UTF8))
+    return buffered
+
+
+def _utf16(sample: bytes) -> str | None:
+    if sample.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16"
+    if sample.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+class _ByteSource(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class _Salvaging(io.RawIOBase):
+    """A decompressing stream that ends where a truncated or damaged archive breaks, saying so in a note."""
+
+    def __init__(self, raw: BinaryIO, source: LogInput):
+        super().__init__()
+        self._raw = raw
+        self._source = source
+        self._broken = False
+
+    def readinto(self, buffer: Any) -> int:
+        view, filled = memoryview(buffer).cast("B"), 0
+        try:
+            while filled < len(view) and not self._broken:
+                piece = self._raw.read1(min(1 << 20, len(view) - filled))  # type: ignore[attr-defined]
+                if not piece:
+                    break
+                view[filled:filled + len(piece)] = piece
+                filled += len(piece)
+        except _ARCHIVE_ERRORS + _decompression_errors() as exc:
+            self._broken = True
+            self._source.notes.append(ReadNote(self._source.name, f"{self._source.name}: reading stopped early: {exc}"))
+        return filled
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _Transcoded:
+    """A UTF-16 byte stream read as UTF-8 bytes."""
+
+    def __init__(self, raw: BinaryIO, encoding: str):
+        self._raw = raw
+        self._reader = codecs.getreader(encoding)(raw, "replace")
+        self._rest = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        while size < 0 or len(self._rest) < size:
+            text = self._reader.read(1 << 16)
+            if not text:
+                break
+            self._rest += text.encode("utf-8")
+        if size < 0:
+            size = len(self._rest)
+        out, self._rest = self._rest[:size], self._rest[size:]
+        return out
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def open_inputs(source: LogSource) -> list[LogInput]:
+    """The readable logs behind one ``--log`` argument; raises InputError naming it when there are none."""
+    if source.stream is not None:
+        stream = source.stream
+        return [LogInput(source.name, lambda: stream, closes=False)]
     if source.text is not None:
-        return source.text
+        data = source.text.encode("utf-8", errors="replace")
+        return [LogInput(source.name, lambda: io.BytesIO(data))]
     assert source.path is not None
+    path = source.path
+    if path.is_dir():
+        logs = _training_logs(path)
+        if not logs:
+            raise InputError(f"{source.name}: folder has no {TRAINING_LOG_GLOB} or *.log file to read")
+        return [_file_input(log, _display(source.name, path, log)) for log in logs]
+    check_readable(path, source.name)
+    return [_file_input(path, source.name)]
+
+
+def numbered_lines(source: LogSource) -> Iterator[tuple[str, int, str]]:
+    """Every line behind one ``--log`` argument, cleaned, with its input's name and its number (streamed).
+
+    For quoting whole passages (a support bundle's excerpts); the scanner itself decodes candidate lines only.
+    """
+    for log in open_inputs(source):
+        number = 0
+        for block in log.blocks():
+            for raw in block.data[:block.cutoff].split(b"\n")[:-1]:
+                number += 1
+                yield log.name, number, clean_line(raw)
+
+
+def debug_files(source: LogSource) -> list[Path]:
+    """``debug.json`` files next to the training logs of a folder input (what the trainer was configured with)."""
+    if source.path is None or not source.path.is_dir():
+        return []
+    return sorted({log.parent / "debug.json" for log in _training_logs(source.path)
+                   if (log.parent / "debug.json").is_file()})
+
+
+def check_readable(path: Path, name: str) -> None:
+    """Raise InputError (one line naming the input) if ``path`` cannot be read as a log."""
+    if not path.exists():
+        raise InputError(f"{name}: no such file or folder")
+    if path.is_dir():
+        if not _training_logs(path):
+            raise InputError(f"{name}: folder has no {TRAINING_LOG_GLOB} or *.log file to read")
+        return
     try:
-        data = source.path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{source.name}: is a folder, not a log file") from None
-    except OSError as exc:
-        raise InputError(f"{source.name}: cannot read log: {exc.strerror or exc}") from None
-    return data.decode("utf-8", errors="replace")
+        with path.open("rb") as handle:
+            head = handle.read(4)
+            for magic, (module, class_name) in _COMPRESSED.items():
+                if head.startswith(magic):
+                    handle.seek(0)
+                    _decompressor(module, class_name, handle).read(1)
+    except PermissionError:
+        raise InputError(f"{name}: not readable (permission denied)") from None
+    except _ARCHIVE_ERRORS + _decompression_errors() as exc:
+        raise InputError(f"{name}: cannot read log: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def source_for(path: str) -> LogSource:
-    return LogSource(path, Path(path))
+def _decompressor(module: str, class_name: str, raw: BinaryIO) -> BinaryIO:
+    opener = getattr(importlib.import_module(module), class_name)
+    return opener(fileobj=raw) if module == "gzip" else opener(raw)  # type: ignore[no-any-return]
+
+
+def _decompression_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the decompression modules imported so far (a module not imported cannot have raised)."""
+    errors: list[type[BaseException]] = []
+    if "lzma" in sys.modules:
+        errors.append(sys.modules["lzma"].LZMAError)
+    if "zlib" in sys.modules:
+        errors.append(sys.modules["zlib"].error)
+    return tuple(errors)
+
+
+def _file_input(path: Path, name: str) -> LogInput:
+    return LogInput(name, lambda: path.open("rb"), path)
+
+
+def _display(given: str, folder: Path, log: Path) -> str:
+    return os.path.join(given, str(log.relative_to(folder)))
+
+
+def _training_logs(folder: Path) -> list[Path]:
+    """The training logs of a results folder (down to two levels), oldest first, then its ``*.log`` files."""
+    found: list[Path] = []
+    for depth in range(_FOLDER_DEPTH):
+        pattern = "/".join(["*"] * depth + [TRAINING_LOG_GLOB])
+        found += [p for p in folder.glob(pattern) if p.is_file()]
+    found.sort(key=lambda p: (str(p.parent), _started(p.name)))
+    return found + sorted(p for p in folder.glob("*.log") if p.is_file())
+
+
+def _started(name: str) -> tuple[int, ...]:
+    """``training_log_2024_3_5_09_07_01.txt`` -> (2024, 3, 5, 9, 7, 1): month and day are not zero-padded."""
+    return tuple(int(part) for part in re.findall(r"\d+", name))

@@ -12,6 +12,7 @@ from dataset_faults import label_255
 from dataset_synthetic import Spec, write_dataset
 
 from nnunet_doctor.cli import main
+from nnunet_doctor.probes.dataset.cache import CaseCache
 
 DIAGNOSE = Path(sys.executable).parent / "diagnose"
 
@@ -54,4 +55,11 @@ def test_no_cache_and_all_cores_in_a_real_subprocess(roots: Roots) -> None:
     done = subprocess.run([str(DIAGNOSE), "--dataset", "1", "--offline", "-j", "0", "--no-cache"],
                           capture_output=True, text=True, env=roots.environ, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert not roots.cache.exists()
+    cache = CaseCache.open(roots.raw / "Dataset001_Synth", roots.environ)
+    assert cache is not None and not cache.path.exists()
+
+
+def test_caching_off_for_the_whole_tool_is_off_for_datasets_too(roots: Roots) -> None:
+    write_dataset(roots.raw)
+    result = CliRunner().invoke(main, ["--dataset", "1", "--offline"], env={**roots.environ, "NNUNET_DOCTOR_CACHE": "off"})
+    assert result.exit_code == 0 and CaseCache.open(roots.raw / "Dataset001_Synth", {"NNUNET_DOCTOR_CACHE": "off"}) is None

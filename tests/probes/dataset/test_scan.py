@@ -36,14 +36,15 @@ def test_the_cache_serves_unchanged_files_and_measures_changed_ones(roots: Roots
     tasks, stats = tasks_for(folder)
     first = measure_all(tasks, stats, cache=CaseCache.open(folder, roots.environ))
     cache = CaseCache.open(folder, roots.environ)
-    assert cache.path.parent == roots.cache and not cache.path.is_relative_to(folder)
+    assert cache is not None and cache.path.parent == roots.cache and not cache.path.is_relative_to(folder)
     assert all(cache.get(key, [(r, *stats[r]) for r in t.images + (t.label,)]) == first[key] for key, t in tasks.items())
     label = folder / "labelsTr" / "case_0002.nii.gz"
     array = __import__("SimpleITK").GetArrayFromImage(read(label))
     array[array == 2] = 7
     rewrite(label, array)
     tasks, stats = tasks_for(folder)
-    assert CaseCache.open(folder, roots.environ).get("train/case_0002", [
+    reopened = CaseCache.open(folder, roots.environ)
+    assert reopened is not None and reopened.get("train/case_0002", [
         (r, *stats[r]) for r in tasks["train/case_0002"].images + (tasks["train/case_0002"].label,)]) is None
     second = measure_all(tasks, stats, cache=CaseCache.open(folder, roots.environ))
     assert second["train/case_0002"]["voxels"]["label"]["counts"].get("7") and second["train/case_0001"] == first[
@@ -54,7 +55,9 @@ def test_a_second_diagnosis_of_an_unchanged_dataset_measures_nothing_again(roots
     write_dataset(roots.raw, Spec(cases=8))
     before = tree_digest(roots.raw)
     first = records(roots.diagnose("1"), "dataset.cases")
-    [cache_file] = roots.cache.iterdir()
+    cache = CaseCache.open(roots.raw / "Dataset001_Synth", roots.environ)
+    assert cache is not None
+    cache_file = cache.path
     written = cache_file.stat().st_mtime_ns, cache_file.read_bytes()
     second = records(roots.diagnose("1"), "dataset.cases")
     assert second == first and tree_digest(roots.raw) == before

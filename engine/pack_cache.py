@@ -1,0 +1,87 @@
+"""A cache of compiled rule packs, so that a diagnosis does not re-parse every rule file at start-up.
+
+Loading and checking the rule pack (YAML with locations, every condition through the lark parser, every fix
+template through Jinja) costs several times the import of the libraries themselves. The compiled
+:class:`~.loader.RulePack` is pickled into the user's cache folder (``$NNUNET_DOCTOR_CACHE``, else
+``$XDG_CACHE_HOME/nnunet-doctor``, else ``~/.cache/nnunet-doctor``; never next to rules or data) under a key
+made of the size and modification time of every rule, vocabulary and engine source file, so any edit
+rebuilds it. A pack that
+fails validation is never cached; a cache that cannot be read or written is ignored.
+``NNUNET_DOCTOR_CACHE=off`` disables it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from .loader import RulePack, builtin_rules_dir, builtin_vocabulary_dir, load_rule_pack
+
+CACHE_ENV = "NNUNET_DOCTOR_CACHE"
+_ENGINE_DIR = Path(__file__).resolve().parent
+_SOURCE_SUFFIXES = (".yaml", ".py", ".lark", ".json")
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where compiled packs are kept, or None when caching is off."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(CACHE_ENV, "")
+    if chosen.lower() in ("off", "0", "no", "false"):
+        return None
+    if chosen:
+        return Path(chosen)
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nnunet-doctor"
+
+
+def pack_key(site_dirs: Iterable[Path]) -> str:
+    """A digest of everything a compiled pack depends on: rule, vocabulary and engine source files.
+
+    Files are identified by path, size and modification time (reading them all would cost what the cache saves).
+    """
+    digest = hashlib.sha256(f"{sys.version_info[:2]}".encode())
+    roots = [builtin_rules_dir(), builtin_vocabulary_dir(), _ENGINE_DIR, *site_dirs]
+    for root in roots:
+        digest.update(b"\0root\0" + str(root).encode())
+        for folder, subfolders, files in sorted(os.walk(root)):
+            subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+            for name in sorted(f for f in files if f.endswith(_SOURCE_SUFFIXES)):
+                status = os.stat(os.path.join(folder, name))
+                digest.update(f"{folder}/{name}\0{status.st_size}\0{status.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:24]
+
+
+def load_cached_pack(site_dirs: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None,
+                     load: Callable[[list[Path]], RulePack] = load_rule_pack) -> RulePack:
+    """The rule pack for these site folders, from the cache when its sources did not change."""
+    sites = [Path(d) for d in site_dirs]
+    folder = cache_dir(environ)
+    if folder is None:
+        return load(sites)
+    path = folder / f"rulepack-{pack_key(sites)}.pickle"
+    try:
+        with path.open("rb") as handle:
+            cached = pickle.load(handle)
+        if isinstance(cached, RulePack):
+            return cached
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        pass
+    pack = load(sites)
+    _store(pack, path)
+    return pack
+
+
+def _store(pack: RulePack, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for old in path.parent.glob("rulepack-*.pickle"):
+            old.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as handle:
+            pickle.dump(pack, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, path)
+    except OSError:
+        pass

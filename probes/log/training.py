@@ -1,0 +1,341 @@
+"""nnU-Net's training log: the configuration it trained with, every epoch's figures, and what they show.
+
+Reads ``training_log_*.txt`` (or the same lines echoed on the console) of nnU-Net v2, and the per-epoch lines
+of nnU-Net v1. nnU-Net v2 writes (``nnUNetTrainer.py`` 1009-1017, 1169-1193)::
+
+    2025-03-05 09:07:05.010100: Epoch 0
+    2025-03-05 09:07:05.010200: Current learning rate: 0.01
+    2025-03-05 09:09:40.100000: train_loss 0.0183
+    2025-03-05 09:09:40.100100: val_loss -0.3111
+    2025-03-05 09:09:40.100200: Pseudo dice [np.float32(0.6733), np.float32(0.6204)]
+    2025-03-05 09:09:40.100300: Epoch time: 155.09 s
+    2025-03-05 09:09:40.100400: Yayy! New best EMA pseudo Dice: 0.6468
+
+and, before the first epoch, ``Configuration name: 3d_fullres`` followed by the configuration dict actually
+used (batch and patch size, spacing, network) and the global plans dict (dataset, plans name, planner).
+nnU-Net v1 writes ``epoch:  0``, ``train loss : -0.12``, ``validation loss: -0.2``, ``Average global foreground
+Dice: [0.5, 0.3]``, ``lr: 0.00999``, ``This epoch took 120.3 s``.
+
+From the epochs it derives: the first epoch with a NaN loss, classes whose pseudo Dice stays 0, the typical
+epoch-to-epoch swing of the mean Dice, the train/validation loss gap, epoch times against their median, and
+whether the log stops in the middle of an epoch without an error (a killed process).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.values import parse_number, parse_number_list
+
+from ..base import FactSink
+from .scanner import Line, Sighting
+
+#: epochs whose pseudo Dice must all be 0 before a class counts as stuck, and the window for swings and gaps
+RECENT_EPOCHS = 10
+#: epochs kept (the last ones): nnU-Net trains 1000 by default; bounds memory on endless logs
+MAX_EPOCHS = 10000
+SLOW_EPOCH_FACTOR = 2.0
+
+_RESULTS_PATH = re.compile(r"(?P<dataset>Dataset\d{3}_[^/\\]+)[/\\](?P<trainer>[^/\\]+?)__(?P<plans>[^/\\]+?)__"
+                           r"(?P<configuration>[^/\\]+)[/\\]fold_(?P<fold>\w+)")
+_NUMPY_CALL = re.compile(r"\b(?:np\.\w+|array)\((?P<inner>[^()]*?)(?:,\s*dtype=[\w.]+)?\)")
+
+
+class _Epoch:
+    """One epoch as the log reports it (filled line by line)."""
+
+    def __init__(self, number: int, line: int, file: str):
+        self.number, self.line, self.file, self.last_line = number, line, file, line
+        self.lr: float | None = None
+        self.train_loss: float | None = None
+        self.val_loss: float | None = None
+        self.dice: list[float] | None = None
+        self.epoch_time: float | None = None
+        self.new_best = False
+        self.best_ema: float | None = None
+
+    def record(self) -> Record:
+        fields = {"epoch": self.number, "lr": self.lr, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                  "dice": self.dice, "mean_dice": _mean(self.dice), "epoch_time": self.epoch_time,
+                  "new_best": self.new_best, "best_ema": self.best_ema, "line": self.line, "file": self.file}
+        return Record(fields, Provenance("log", self.file, (self.line, max(self.line, self.last_line)),
+                                         f"epoch {self.number}"))
+
+
+class TrainingReader:
+    def __init__(self) -> None:
+        self.epochs: deque[_Epoch] = deque(maxlen=MAX_EPOCHS)
+        self._completed = 0
+        self._first_nan: _Epoch | None = None
+        self.settings: dict[str, Sighting] = {}
+        self._done_line: int | None = None
+        epoch = self._epoch_value
+        self._patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], Line], None]]] = [
+            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d+)$"), self._start_epoch),
+            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d+)$"), self._start_epoch),
+            ("Current learning rate", re.compile(r"Current learning rate: (\S+)"), epoch("lr")),
+            ("train_loss", re.compile(r"(?:^|: )train_loss (\S+)$"), epoch("train_loss")),
+            ("val_loss", re.compile(r"(?:^|: )val_loss (\S+)$"), epoch("val_loss")),
+            ("Pseudo dice", re.compile(r"Pseudo dice \[(.*)\]"), self._dice),
+            ("Epoch time", re.compile(r"Epoch time: (\S+) s"), epoch("epoch_time")),
+            ("New best EMA pseudo Dice", re.compile(r"New best EMA pseudo Dice: (\S+)"), self._best),
+            ("train loss :", re.compile(r"train loss : (\S+)"), epoch("train_loss")),
+            ("validation loss", re.compile(r"validation loss: (\S+)"), epoch("val_loss")),
+            ("Average global foreground Dice", re.compile(r"Average global foreground Dice: \[(.*)\]"), self._dice),
+            ("lr: ", re.compile(r"(?:^|: )lr: (\S+)$"), epoch("lr")),
+            ("This epoch took", re.compile(r"This epoch took (\S+) s"), epoch("epoch_time")),
+            ("Configuration name:", re.compile(r"Configuration name: (\S+)"), self._configuration),
+            ("These are the global plan.json settings", re.compile(r"global plan\.json settings"), self._plans),
+            ("Desired fold for training", re.compile(r"Desired fold for training: (\S+)"), self._set("fold")),
+            ("split has", re.compile(r"split has (\d+) training and (\d+) validation cases"), self._split),
+            ("Using device:", re.compile(r"Using device: (\S+)"), self._set("device")),
+            ("Using torch.compile", re.compile(r"Using torch\.compile"), self._flag("compile")),
+            ("Training done.", re.compile(r"(?:^|: )Training done\.$"), self._done),
+            ("Mean Validation Dice", re.compile(r"Mean Validation Dice:\s+(\S+)"), self._validation),
+            ("unpacking dataset", re.compile(r"unpacking dataset"), self._flag("unpacks_dataset")),
+        ]
+        self._by_anchor = {anchor: (pattern, handle) for anchor, pattern, handle in self._patterns}
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def anchors(self) -> Iterable[tuple[str, bool]]:
+        return [(anchor, False) for anchor, _, _ in self._patterns]
+
+    def on_line(self, line: Line) -> None:
+        for anchor in line.hits:
+            pattern, handle = self._by_anchor[anchor]
+            match = pattern.search(line.text)
+            if match:
+                handle(match, line)
+                return
+
+    def end_input(self, name: str, lines: int) -> None:
+        pass
+
+    def note_path(self, path: Path) -> None:
+        """Dataset, trainer, plans, configuration and fold from a results folder path, when it is one."""
+        match = _RESULTS_PATH.search(str(path))
+        if match:
+            for key, value in match.groupdict().items():
+                self.settings.setdefault(key, Sighting(value, 0, str(path)))
+
+    def read_debug(self, debug: dict[str, str], path: Path) -> None:
+        """What ``debug.json`` (the trainer's attributes, written at the start of training) says about the run."""
+        for key, name in (("num_epochs", "num_epochs"), ("num_iterations_per_epoch", "iterations_per_epoch"),
+                          ("batch_size", "batch_size"), ("device", "device"), ("fold", "fold"),
+                          ("configuration_name", "configuration"), ("network", "network")):
+            if key in debug:
+                self.settings.setdefault(name, Sighting(str(debug[key]), 0, str(path)))
+        for key in ("log_file", "output_folder"):
+            if key in debug:
+                self.note_path(Path(str(debug[key])))
+
+    def _epoch_value(self, name: str) -> Callable[[re.Match[str], Line], None]:
+        def handle(match: re.Match[str], line: Line) -> None:
+            if not self.epochs:
+                return
+            epoch, value = self.epochs[-1], _number(match.group(1))
+            if name in ("val_loss", "epoch_time") and epoch.val_loss is None and epoch.epoch_time is None:
+                self._completed += 1
+            setattr(epoch, name, value)
+            epoch.last_line = line.number
+            if name.endswith("loss") and value is not None and not math.isfinite(value) and self._first_nan is None:
+                self._first_nan = epoch
+        return handle
+
+    def _start_epoch(self, match: re.Match[str], line: Line) -> None:
+        self.epochs.append(_Epoch(int(match.group(1)), line.number, line.file))
+
+    def _dice(self, match: re.Match[str], line: Line) -> None:
+        if self.epochs:
+            self.epochs[-1].dice = parse_number_list(match.group(1))
+            self.epochs[-1].last_line = line.number
+
+    def _best(self, match: re.Match[str], line: Line) -> None:
+        if self.epochs:
+            self.epochs[-1].new_best = True
+            self.epochs[-1].best_ema = parse_number(match.group(1))
+            self.epochs[-1].last_line = line.number
+
+    def _set(self, name: str) -> Callable[[re.Match[str], Line], None]:
+        def handle(match: re.Match[str], line: Line) -> None:
+            self.settings[name] = Sighting(match.group(1), line.number, line.file)
+        return handle
+
+    def _flag(self, name: str) -> Callable[[re.Match[str], Line], None]:
+        def handle(match: re.Match[str], line: Line) -> None:
+            self.settings[name] = Sighting(True, line.number, line.file)
+        return handle
+
+    def _split(self, match: re.Match[str], line: Line) -> None:
+        self.settings["train_cases"] = Sighting(int(match.group(1)), line.number, line.file)
+        self.settings["val_cases"] = Sighting(int(match.group(2)), line.number, line.file)
+
+    def _done(self, match: re.Match[str], line: Line) -> None:
+        self._done_line = line.number
+
+    def _validation(self, match: re.Match[str], line: Line) -> None:
+        self.settings["validation_dice"] = Sighting(parse_number(match.group(1)), line.number, line.file)
+
+    def _configuration(self, match: re.Match[str], line: Line) -> None:
+        self.settings["configuration"] = Sighting(match.group(1), line.number, line.file)
+        following = line.following(1)
+        config = _literal(following[0]) if following else None
+        if not isinstance(config, dict):
+            return
+        where = (line.number + 1, line.file)
+        for key, name in (("batch_size", "batch_size"), ("patch_size", "patch_size"), ("spacing", "spacing"),
+                          ("data_identifier", "data_identifier")):
+            if key in config:
+                self.settings[name] = Sighting(config[key], *where)
+        architecture = config.get("architecture")
+        network = architecture.get("network_class_name") if isinstance(architecture, dict) else config.get("UNet_class_name")
+        if isinstance(network, str):
+            self.settings["network"] = Sighting(network.rsplit(".", 1)[-1], *where)
+
+    def _plans(self, match: re.Match[str], line: Line) -> None:
+        following = line.following(1)
+        plans = _literal(following[0]) if following else None
+        if not isinstance(plans, dict):
+            return
+        where = (line.number + 1, line.file)
+        for key, name in (("dataset_name", "dataset"), ("plans_name", "plans"), ("experiment_planner_used", "planner")):
+            if isinstance(plans.get(key), str):
+                self.settings[name] = Sighting(plans[key], *where)
+
+    # -- facts ---------------------------------------------------------------------------------------------
+    def facts(self, sink: FactSink, errors: list[tuple[str, int]]) -> None:
+        """Write the training facts; ``errors`` are (file, line) of the exceptions in the logs."""
+        self._settings(sink)
+        if not self.epochs:
+            return
+        sink.add("training.epochs", [epoch.record() for epoch in self.epochs])
+        last = self.epochs[-1]
+        where = {"file": last.file, "lines": (last.line, max(last.line, last.last_line))}
+        sink.add("training.epochs_completed", self._completed, **where)
+        sink.add("training.last_epoch", last.number, **where)
+        sink.add("training.finished", self._done_line is not None, **where)
+        error_after = any(file == last.file and number >= last.line for file, number in errors)
+        stopped = self._done_line is None and not error_after and last.epoch_time is None and last.val_loss is None
+        sink.add("training.stopped_mid_epoch", stopped, **where)
+        nan = self._first_nan
+        if nan is not None:
+            sink.add("training.nan_loss_epoch", nan.number, file=nan.file, lines=(nan.line, nan.last_line))
+        self._dice_facts(sink)
+        self._loss_facts(sink)
+        self._time_facts(sink)
+
+    def _settings(self, sink: FactSink) -> None:
+        types = {"batch_size": int, "patch_size": list, "spacing": list, "train_cases": int, "val_cases": int,
+                 "num_epochs": int, "iterations_per_epoch": int, "compile": bool, "unpacks_dataset": bool,
+                 "validation_dice": float}
+        for name, setting in sorted(self.settings.items()):
+            value = setting.value
+            wanted = types.get(name, str)
+            if wanted is list:
+                if not isinstance(value, (list, tuple)):
+                    continue
+                value = [int(v) if name == "patch_size" else float(v) for v in value]
+            elif wanted is int:
+                number = parse_number(str(value))
+                if number is None or not math.isfinite(number):
+                    continue
+                value = int(number)
+            elif wanted is float:
+                if value is None:
+                    continue
+            elif wanted is str:
+                value = str(value)
+            lines = (setting.line, setting.line) if setting.line else None
+            sink.add(f"training.{name}", value, file=setting.file, lines=lines)
+
+    def _dice_facts(self, sink: FactSink) -> None:
+        with_dice = [e for e in self.epochs if e.dice]
+        if not with_dice:
+            return
+        recent = with_dice[-RECENT_EPOCHS:]
+        classes = min(len(e.dice or []) for e in recent)
+        stuck = [c + 1 for c in range(classes) if all((e.dice or [])[c] == 0 for e in recent)]
+        where = {"file": recent[0].file, "lines": (recent[0].line, recent[-1].last_line)}
+        sink.add("training.dice_epochs", len(with_dice), **where)
+        sink.add("training.dice_zero_classes", stuck, **where)
+        means = [m for m in (_mean(e.dice) for e in with_dice[-5 * RECENT_EPOCHS:]) if m is not None]
+        if len(means) >= 3:
+            swings = [abs(b - a) for a, b in zip(means, means[1:])]
+            sink.add("training.dice_swing", _median(swings), **where)
+
+    def _loss_facts(self, sink: FactSink) -> None:
+        pairs = [(e.train_loss, e.val_loss, e) for e in self.epochs
+                 if e.train_loss is not None and e.val_loss is not None
+                 and math.isfinite(e.train_loss) and math.isfinite(e.val_loss)]
+        if len(pairs) < 2 * RECENT_EPOCHS:
+            return
+        recent, earlier = pairs[-RECENT_EPOCHS:], pairs[:-RECENT_EPOCHS]
+        where = {"file": recent[0][2].file, "lines": (recent[0][2].line, recent[-1][2].last_line)}
+        sink.add("training.loss_gap", _average(v - t for t, v, _ in recent), **where)
+        sink.add("training.val_loss_rise", _average(v for _, v, _ in recent) - min(v for _, v, _ in earlier),
+                 **where)
+
+    def _time_facts(self, sink: FactSink) -> None:
+        timed = [e for e in self.epochs if e.epoch_time is not None and math.isfinite(e.epoch_time)]
+        if not timed:
+            return
+        median = _median(e.epoch_time for e in timed if e.epoch_time is not None)
+        last = timed[-1]
+        where = {"file": last.file, "lines": (last.line, last.last_line)}
+        sink.add("training.epoch_time_median", median, **where)
+        sink.add("training.epoch_time_last", last.epoch_time, **where)
+        slow = [e.number for e in timed if median > 0 and (e.epoch_time or 0) > SLOW_EPOCH_FACTOR * median]
+        sink.add("training.slow_epochs", slow, **where)
+
+
+def read_debug_json(path: Path) -> dict[str, str] | None:
+    """The trainer attributes nnU-Net dumps to ``fold_X/debug.json`` (all values are strings), or None."""
+    try:
+        debug = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return None
+    return {str(key): str(value) for key, value in debug.items()} if isinstance(debug, dict) else None
+
+
+def _number(text: str) -> float | None:
+    """A plain number as nnU-Net prints it, or any form ``parse_number`` reads (np.float32(...), nan)."""
+    try:
+        return float(text)
+    except ValueError:
+        return parse_number(text)
+
+
+def _mean(values: list[float] | None) -> float | None:
+    finite = [v for v in values or [] if math.isfinite(v)]
+    return _average(finite) if finite else None
+
+
+def _average(values: Iterable[float]) -> float:
+    items = list(values)
+    return math.fsum(items) / len(items)
+
+
+def _median(values: Iterable[float]) -> float:
+    items = sorted(values)
+    middle = len(items) // 2
+    return items[middle] if len(items) % 2 else (items[middle - 1] + items[middle]) / 2
+
+
+def _literal(text: str) -> Any:
+    """A Python literal as nnU-Net prints it (numpy 1 or 2 reprs included), or None.
+
+    >>> _literal(" {'patch_size': (np.int64(16), np.int64(16)), 'spacing': array([1., 1.])} ")
+    {'patch_size': (16, 16), 'spacing': [1.0, 1.0]}
+    """
+    cleaned = _NUMPY_CALL.sub(lambda m: m.group("inner"), text.strip())
+    try:
+        return ast.literal_eval(cleaned)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None

@@ -1,0 +1,75 @@
+"""The compiled rule-pack cache: reused while the sources are unchanged, rebuilt when one changes, optional."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nnunet_doctor.engine.loader import RulePack, load_rule_pack
+from nnunet_doctor.engine.pack_cache import cache_dir, load_cached_pack
+
+SITE_RULE = """
+rules:
+  - id: site.my_rule
+    title: A site rule
+    cause: env.disk_full
+    phase: environment
+    severity: error
+    certainty: {certainty}
+    status: stable
+    when: match.site_disk
+    fix: free some space
+    signatures:
+      site_disk:
+        anchors: ["disk on fire"]
+    tests:
+      - log: "disk on fire"
+        expect: fire
+      - log: "disk fine"
+        expect: quiet
+"""
+
+
+class CountingLoader:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, sites: list[Path]) -> RulePack:
+        self.calls += 1
+        return load_rule_pack(sites)
+
+
+def test_the_pack_is_built_once_then_read_from_the_cache(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "mine.yaml").write_text(SITE_RULE.format(certainty=0.5))
+    environ = {"NNUNET_DOCTOR_CACHE": str(tmp_path / "cache")}
+    load = CountingLoader()
+    first = load_cached_pack([site], environ, load)
+    second = load_cached_pack([site], environ, load)
+    assert load.calls == 1 and second.rule("site.my_rule") is not None
+    assert second.rule("site.my_rule").certainty == first.rule("site.my_rule").certainty == 0.5
+    (site / "mine.yaml").write_text(SITE_RULE.format(certainty=0.75))
+    os.utime(site / "mine.yaml", ns=(1, 10**18))
+    third = load_cached_pack([site], environ, load)
+    assert load.calls == 2 and third.rule("site.my_rule").certainty == 0.75
+    assert len(list((tmp_path / "cache").glob("rulepack-*.pickle"))) == 1
+
+
+def test_the_cache_can_be_turned_off_and_a_broken_one_is_ignored(tmp_path: Path) -> None:
+    assert cache_dir({"NNUNET_DOCTOR_CACHE": "off"}) is None
+    assert cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "nnunet-doctor"
+    load = CountingLoader()
+    load_cached_pack([], {"NNUNET_DOCTOR_CACHE": "off"}, load)
+    load_cached_pack([], {"NNUNET_DOCTOR_CACHE": "off"}, load)
+    assert load.calls == 2
+    cache = tmp_path / "cache"
+    load_cached_pack([], {"NNUNET_DOCTOR_CACHE": str(cache)}, load)
+    [pickle_file] = cache.glob("rulepack-*.pickle")
+    pickle_file.write_bytes(b"not a pickle")
+    assert load_cached_pack([], {"NNUNET_DOCTOR_CACHE": str(cache)}, load).rules and load.calls == 4
+
+
+def test_an_unwritable_cache_folder_does_not_stop_a_diagnosis(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    assert load_cached_pack([], {"NNUNET_DOCTOR_CACHE": str(blocked / "cache")}).rules
