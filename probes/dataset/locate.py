@@ -1,9 +1,9 @@
 """Resolving ``--dataset`` (an id such as ``3`` or ``003``, a name such as ``Dataset003_Liver``, or a path) to the
 dataset's folders in nnUNet_raw, nnUNet_preprocessed and nnUNet_results, the way nnU-Net resolves it.
 
-Ids go through nnU-Net's own ``find_candidate_datasets`` (utilities/dataset_name_id_conversion.py:21), with the
-path variables of the shell being diagnosed, so duplicates are what nnU-Net calls duplicates (it matches the
-prefix ``Dataset003``, so ``Dataset0031_X`` counts too). When nothing is found, the folders that explain why are
+Ids are matched as nnU-Net's ``find_candidate_datasets`` matches them (utilities/dataset_name_id_conversion.py:21),
+with the path variables of the shell being diagnosed, so duplicates are what nnU-Net calls duplicates (it matches
+the prefix ``Dataset003``, so ``Dataset0031_X`` counts too). When nothing is found, the folders that explain why are
 listed: nnU-Net v1 ``Task003_`` folders, ``Dataset3_`` folders whose id lacks three digits, names that are close.
 
 >>> import tempfile, pathlib
@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from rapidfuzz import fuzz, process
 
@@ -50,25 +49,6 @@ class DatasetLocation:
         return {"query": self.query, "status": self.status, "id": self.dataset_id, "message": self.message,
                 "looked_in": self.looked_in, "same_id": self.same_id, "v1_folders": self.v1_folders,
                 "unpadded_folders": self.unpadded_folders, "similar": self.similar}
-
-
-@contextmanager
-def _nnunet_paths(environ: Mapping[str, str]) -> Iterator[None]:
-    """nnU-Net reads its path variables from os.environ at call time: give it the diagnosed shell's."""
-    saved = {name: os.environ.get(name) for name in ROOTS}
-    try:
-        for name in ROOTS:
-            if environ.get(name):
-                os.environ[name] = environ[name]
-            else:
-                os.environ.pop(name, None)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _roots(environ: Mapping[str, str]) -> dict[str, Path | None]:
@@ -120,23 +100,29 @@ def locate(query: str, environ: Mapping[str, str]) -> DatasetLocation:
     return where
 
 
-def _resolve_id(where: DatasetLocation, environ: Mapping[str, str]) -> str | None:
-    from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_datasets
+def candidates(dataset_id: int, environ: Mapping[str, str]) -> list[str]:
+    """Dataset folders nnU-Net takes for ``dataset_id``: ``find_candidate_datasets`` of
+    utilities/dataset_name_id_conversion.py:21-39 (folders starting with ``Dataset%03.0d`` in the three roots,
+    unique, sorted). The same listing is done here because importing nnU-Net's module (numpy, batchgenerators)
+    costs a third of a headers-only dataset check; the tests hold it against nnU-Net's function."""
+    prefix = "Dataset%03.0d" % dataset_id
+    return sorted({name for root in _roots(environ).values() if root is not None and root.is_dir()
+                   for name in _subfolders(root) if name.startswith(prefix)})
 
+
+def _resolve_id(where: DatasetLocation, environ: Mapping[str, str]) -> str | None:
     assert where.dataset_id is not None
-    with _nnunet_paths(environ):
-        candidates = [str(name) for name in find_candidate_datasets(where.dataset_id)]
-    if len(candidates) > 1:
+    found = candidates(where.dataset_id, environ)
+    if len(found) > 1:
         where.status = "duplicate_id"
-        where.same_id = candidates
-        where.message = (f"More than one dataset name found for dataset id {where.dataset_id}: "
-                         f"{', '.join(candidates)}")
+        where.same_id = found
+        where.message = f"More than one dataset name found for dataset id {where.dataset_id}: {', '.join(found)}"
         return None
-    if not candidates:
+    if not found:
         where.status = "not_found"
         where.message = f"Could not find a dataset with the ID {where.dataset_id}"
         return None
-    return candidates[0]
+    return found[0]
 
 
 def _attach(where: DatasetLocation, roots: Mapping[str, Path | None]) -> None:

@@ -6,7 +6,7 @@ import os
 import pytest
 from dataset_support import Roots
 
-from nnunet_doctor.probes.dataset.locate import locate
+from nnunet_doctor.probes.dataset.locate import candidates, locate
 
 
 def make(roots: Roots, *paths: str) -> None:
@@ -67,8 +67,21 @@ def test_a_v1_task_name_is_a_bad_name_as_for_nnunet(roots: Roots) -> None:
     assert where.v1_folders == ["Task003_Liver"]
 
 
-def test_the_shells_environment_is_left_as_it_was(roots: Roots) -> None:
-    before = {name: os.environ.get(name) for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")}
-    make(roots, "raw/Dataset003_Liver")
-    locate("3", roots.environ)
-    assert {name: os.environ.get(name) for name in before} == before
+@pytest.mark.parametrize("folders", [
+    [], ["raw/Dataset003_Liver"], ["raw/Dataset003_Liver", "preprocessed/Dataset003_Liver", "results/Dataset003_Liver"],
+    ["raw/Dataset003_Liver", "results/Dataset003_Other"], ["raw/Dataset0031_Big"], ["raw/Dataset3_Liver", "raw/Task003_X"],
+    ["raw/Dataset003Liver"], ["preprocessed/Dataset1003_Z", "raw/Dataset100_Y"],
+])
+@pytest.mark.parametrize("dataset_id", [3, 100])
+def test_candidates_are_nnunets_candidates(folders: list[str], dataset_id: int, roots: Roots) -> None:
+    from nnunetv2.utilities.dataset_name_id_conversion import find_candidate_datasets
+
+    make(roots, *folders)
+    saved = dict(os.environ)
+    os.environ.update(roots.environ)
+    try:
+        nnunet = [str(name) for name in find_candidate_datasets(dataset_id)]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert candidates(dataset_id, roots.environ) == nnunet
