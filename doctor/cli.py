@@ -197,8 +197,9 @@ def rules_check(rule_dirs: tuple[Path, ...]) -> None:
 @click.argument("rule_ids", nargs=-1)
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
 def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: bool) -> None:
-    """Run the tests every rule carries; print true/false positives/negatives per rule."""
-    from .testing import run_rule_tests
+    """Run the tests every rule carries, and the healthy corpus (successful runs where no cause may reach
+    medium certainty); print true/false positives/negatives per rule."""
+    from .testing import check_healthy_corpus, run_rule_tests
 
     pack = _pack(rule_dirs)
     outcomes = run_rule_tests(pack, rule_ids or None)
@@ -223,7 +224,16 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
     total = len(outcomes)
     click.echo(f"{total - len(failures)}/{total} rule tests passed over {len(per_rule)} rules"
                + (f"; {len(untested)} rules without tests: {', '.join(untested)}" if untested else ""))
-    if failures or untested:
+    alarms = []
+    if not rule_ids:
+        healthy = check_healthy_corpus(pack)
+        alarms = [outcome for outcome in healthy if outcome.alarms]
+        for outcome in alarms:
+            found = ", ".join(f"{cause} {certainty:.2f} (rule {rule})" for cause, certainty, rule in outcome.alarms)
+            click.echo(f"{outcome.path}: false alarm on a successful run: {found}")
+        click.echo(f"healthy corpus: {len(healthy) - len(alarms)}/{len(healthy)} successful runs without a cause "
+                   "at or above medium certainty")
+    if failures or untested or alarms:
         raise click.exceptions.Exit(EXIT_FOUND)
 
 

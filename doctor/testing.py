@@ -79,3 +79,39 @@ def run_rule_tests(pack: RulePack, rule_ids: Iterable[str] | None = None) -> lis
             problems = tuple(f.message for f in diagnosis.findings if f.source in (f"rule {rule.id}", "input"))
             outcomes.append(RuleTestOutcome(rule, test, rule.id in fired_rules(diagnosis), problems))
     return outcomes
+
+
+HEALTHY_CORPUS = Path("corpus") / "healthy"
+
+
+@dataclass(frozen=True)
+class HealthyOutcome:
+    """A successful run of the healthy corpus and the causes diagnosed on it (none may reach medium certainty)."""
+
+    path: Path
+    causes: tuple[tuple[str, float, str], ...]  # (cause, certainty, strongest rule)
+
+    @property
+    def alarms(self) -> tuple[tuple[str, float, str], ...]:
+        from .report import FOUND_THRESHOLD
+
+        return tuple(cause for cause in self.causes if cause[1] >= FOUND_THRESHOLD)
+
+
+def healthy_corpus(pack: RulePack) -> list[Path]:
+    """The logs of successful runs kept in ``corpus/healthy/`` of the built-in rules and of every site folder."""
+    entries: list[Path] = []
+    for source in pack.sources:
+        folder = Path(source) / HEALTHY_CORPUS
+        if folder.is_dir():
+            entries += sorted(folder.iterdir())
+    return entries
+
+
+def check_healthy_corpus(pack: RulePack) -> list[HealthyOutcome]:
+    outcomes = []
+    for path in healthy_corpus(pack):
+        request = DiagnosisRequest(logs=[str(path)], offline=True, environ={}, probes={"log"})
+        diagnosis = run_diagnosis(request, pack).diagnosis
+        outcomes.append(HealthyOutcome(path, tuple((c.cause, c.certainty, c.best.rule.id) for c in diagnosis.causes)))
+    return outcomes

@@ -169,3 +169,14 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path: Path) -> No
                            env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"}).stdout
     assert "\\x1b[31m" in coloured
     assert "\\x1b[" not in plain and "env.paths_unset" in plain
+
+
+def test_rules_test_runs_the_healthy_corpus_of_site_folders(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus" / "healthy"
+    corpus.mkdir(parents=True)
+    (corpus / "looks_fine.log").write_text(OOM, encoding="utf-8")  # not healthy at all: the check must object
+    result = invoke("rules", "test", "--rules", str(tmp_path))
+    assert result.exit_code == 1
+    assert (f"{corpus / 'looks_fine.log'}: false alarm on a successful run: train.gpu_oom 0.85 "
+            "(rule train.gpu_oom.cuda_message)") in result.output
+    assert "healthy corpus: 8/9 successful runs" in result.output

@@ -28,7 +28,8 @@ def test_every_source_and_data_file_is_in_the_wheel(wheel_names: set[str]) -> No
     missing = []
     for folder, installed in ROLE_FOLDERS.items():
         for path in (REPO / folder).rglob("*"):
-            if path.suffix in DATA_SUFFIXES and "__pycache__" not in path.parts:
+            shipped = path.suffix in DATA_SUFFIXES or (folder == "rules" and path.is_file())
+            if shipped and "__pycache__" not in path.parts:
                 name = f"{installed}/{path.relative_to(REPO / folder).as_posix()}"
                 if name not in wheel_names:
                     missing.append(name)
