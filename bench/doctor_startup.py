@@ -62,7 +62,7 @@ def main() -> int:
         "diagnose (no torch)": [str(no_torch / "diagnose")],
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for name, command in cases.items():  # one warm-up run each
+    for command in cases.values():  # one warm-up run each
         _time(command, environ)
     for _ in range(args.rounds):
         for name, command in cases.items():

@@ -33,7 +33,7 @@ FUNCTIONS: Mapping[str, tuple[int, int]] = {
     "len": (1, 1), "count": (1, 1), "lower": (1, 1), "upper": (1, 1), "abs": (1, 1), "round": (1, 2),
     "int": (1, 1), "float": (1, 1), "str": (1, 1), "basename": (1, 1), "version": (1, 1),
     "min": (1, -1), "max": (1, -1), "sum": (1, 1), "avg": (1, 1), "similarity": (2, 2),
-    "startswith": (2, 2), "endswith": (2, 2),
+    "startswith": (2, 2), "endswith": (2, 2), "default": (2, 2),
 }
 DEFAULT_FUZZY_CUTOFF = 85.0
 

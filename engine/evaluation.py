@@ -317,6 +317,9 @@ class _Evaluator:
         return _aggregate(node.kind, values, self.condition.excerpt(node))
 
     def _Call(self, node: Call, env: Mapping[str, Record]) -> _Result:
+        if node.name == "default":  # default(x, fallback): the one function an unknown argument does not make unknown
+            value, _ = self.eval(node.args[0], env)
+            return self.eval(node.args[1], env) if value is UNKNOWN or value is None else (value, _NONE)
         args: list[Any] = []
         unknowns: set[str] = set()
         for arg in node.args:

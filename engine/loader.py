@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from . import fix_templates
 from .causes import CauseCatalog
-from .conditions import Condition, FactRef, compile_condition
+from .conditions import Condition, FactRef, Literal, compile_condition
 from .errors import Location, RuleLoadError, RuleProblem
 from .patterns import PatternError, compile_guarded
 from .rules import PHASES, SEVERITIES, STATUSES, VERSIONED_PACKAGES, DerivedFact, Rule, RuleTest
@@ -282,6 +282,9 @@ class _Loader:
                     else:
                         self.problems.append(source.problem(decl.value_location("for"), f"'{match.group(2)}' is not a collection fact"))
         when = self.condition(decl.get("when"), source, decl, "when", "'when'", scope) if "when" in decl else None
+        if when is not None and isinstance(when.root, Literal) and not isinstance(when.root.value, bool):
+            self.problems.append(source.problem(decl.value_location("when"), f"'when' is the constant {when.root.value!r}, "
+                                                "which is always true or false (quotes inside a 'when: |' block?)"))
         then: list[DerivedFact] = []
         raw_then = decl.get("then", {})
         if raw_then and not isinstance(raw_then, LocatedMap):

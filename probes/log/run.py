@@ -99,7 +99,6 @@ class RunReader:
         self.commands: list[Record] = []
         self.stages: list[tuple[str, int, str]] = []
         self.dataset_name: Sighting | None = None  # the first DatasetXXX_Name in the log
-        self._seen: set[tuple[str, str]] = set()
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
         return [("nnUNet", False), ("Dataset", False)] + [(marker, False) for marker, _ in _STAGES]
@@ -125,10 +124,10 @@ class RunReader:
         fields = parse_command(text)
         if fields is None:
             return
-        key = (fields["program"], "" if frame else fields["args"])
-        if len(self.commands) >= MAX_COMMANDS or key in self._seen or frame and any(c.fields["program"] == fields["program"] for c in self.commands):
+        # a console script named in a traceback frame is the run already seen, not another run; two prompt lines
+        # with the same command are two runs (e.g. a prediction repeated to compare results)
+        if len(self.commands) >= MAX_COMMANDS or frame and any(c.fields["program"] == fields["program"] for c in self.commands):
             return
-        self._seen.add(key)
         fields.update({"line": line.number, "file": line.file, "text": line.text.strip()[:500]})
         self.commands.append(Record(fields, Provenance("log", line.file, (line.number, line.number), "command")))
 

@@ -153,6 +153,13 @@ def test_functions() -> None:
     assert value("max(1, n, 3) == 5 and min(values) == 0 and round(n) == 5", n=5.0, values=[0.0, 2.0]) is True
 
 
+def test_default_replaces_an_unknown_value() -> None:
+    assert value("default(n, 3) == 3") is True
+    assert value("default(n, 3) == 5", n=5.0) is True
+    assert value("default(cases[0].ratio, 1) == 1", cases=[{"id": "a", "ratio": None, "labels": []}]) is True
+    assert run("default(n, m) > 1", base()).unknowns == {"m"}
+
+
 def test_type_errors_are_condition_errors() -> None:
     condition, _ = compile_condition("s > 1", vocabulary())
     assert condition is not None

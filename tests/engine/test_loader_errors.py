@@ -86,6 +86,12 @@ def test_condition_error_in_a_quoted_scalar(tmp_path: Path) -> None:
         "site.yaml:9:37: 'when': 'log.exceptions' items have no field 'tipe' (did you mean 'type'?)"]
 
 
+def test_a_constant_condition_is_refused(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, rule(when="|\n      'match.cuda_oom'")) == [
+        "site.yaml:9:11: 'when' is the constant 'match.cuda_oom', which is always true or false (quotes inside a "
+        "'when: |' block?)"]
+
+
 def test_unquoted_quantifier_gets_a_hint(tmp_path: Path) -> None:
     [problem] = problems_of(tmp_path, rule(when="any c in log.exceptions: c.line > 1"))
     assert problem.startswith("site.yaml:9:34: YAML syntax error: mapping values are not allowed in this context")

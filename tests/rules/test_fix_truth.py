@@ -50,11 +50,21 @@ def nnunet_commands() -> dict[str, set[str]]:
         spec = importlib.util.find_spec(module)
         assert spec is not None and spec.origin
         tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-        node = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
         options = {"-h", "--help"}
-        for call in ast.walk(node):
-            if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "add_argument":
-                options |= {a.value for a in call.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")}
+        pending, visited = [function], set()
+        while pending:  # the entry function and the module's helpers it calls (e.g. _add_logging_args)
+            name = pending.pop()
+            if name in visited or name not in functions:
+                continue
+            visited.add(name)
+            for call in ast.walk(functions[name]):
+                if not isinstance(call, ast.Call):
+                    continue
+                if getattr(call.func, "attr", "") == "add_argument":
+                    options |= {a.value for a in call.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")}
+                elif isinstance(call.func, ast.Name):
+                    pending.append(call.func.id)
         commands[entry.name] = options
     return commands
 
@@ -105,6 +115,7 @@ def test_the_surface_is_read_from_the_installed_nnunetv2() -> None:
     commands = nnunet_commands()
     assert "-gpu_memory_target" in commands["nnUNetv2_plan_and_preprocess"]
     assert "--npz" in commands["nnUNetv2_train"] and "-device" in commands["nnUNetv2_train"]
+    assert {"--verbose", "--no_pbar"} <= commands["nnUNetv2_plan_and_preprocess"]  # added by a helper function
     assert {"nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_n_proc_DA", "nnUNet_compile",
             "nnUNet_def_n_proc", "nnUNet_extTrainer", "nnUNet_npp", "nnUNet_nps"} <= nnunet_variables()
 

@@ -52,3 +52,10 @@ def test_not_diagnosable_declarations_are_checked(tmp_path: Path) -> None:
     (tmp_path / "site.yaml").write_text("not_diagnosable:\n  infer.nondeterministic: needs two runs to compare\n",
                                         encoding="utf-8")
     assert load_rule_pack([tmp_path]).not_diagnosable == {"infer.nondeterministic": "needs two runs to compare"}
+
+
+def test_every_cause_of_the_catalog_is_concluded_by_a_stable_tested_rule(pack) -> None:
+    uncovered = [cause for cause in pack.catalog.ids()
+                 if cause not in pack.not_diagnosable
+                 and not any(r.cause == cause and r.certainty > 0 and r.status == "stable" and r.tests for r in pack.rules)]
+    assert uncovered == []

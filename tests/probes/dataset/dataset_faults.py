@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import SimpleITK as sitk
 
-from dataset_synthetic import Spec, edit_json, read, rewrite, write_image
+from dataset_synthetic import Spec, edit_json, read, rewrite
 
 Inject = Callable[[Path, Path], str | None]  # (raw dataset folder, nnUNet_raw) -> --dataset query or None ("1")
 

@@ -42,7 +42,7 @@ def test_finished_and_interrupted_folds(roots: Roots) -> None:
     folds = {f["fold"]: f for f in records(diagnosis, "results.folds")}
     assert folds["0"]["mean_dice"] == 0.91 and folds["0"]["validation_npz"] == 0 and folds["1"]["checkpoint_latest"]
     assert diagnosis.causes[0].cause == "infer.model_missing"
-    assert f"nnUNetv2_train 1 3d_fullres 1 -tr nnUNetTrainer -p nnUNetPlans --c" in diagnosis.causes[0].best.fix
+    assert "nnUNetv2_train 1 3d_fullres 1 -tr nnUNetTrainer -p nnUNetPlans --c" in diagnosis.causes[0].best.fix
 
 
 def test_results_folder_given_directly_at_any_level(roots: Roots) -> None:

@@ -13,6 +13,8 @@ from nnunet_doctor.probes.base import LogSource, ProbeContext
 from nnunet_doctor.probes.runner import PROBES, run_probes
 
 REAL_LOGS = Path(__file__).resolve().parents[2] / "fixtures" / "logs" / "real"
+#: the successful real runs live in the rule pack's healthy corpus
+HEALTHY_LOGS = Path(__file__).resolve().parents[3] / "rules" / "corpus" / "healthy"
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from nnunet_doctor.cli import main
 
-from .conftest import REAL_LOGS
+from .conftest import HEALTHY_LOGS
 
 
 def run(*args: str, input: bytes | None = None):
@@ -41,7 +41,7 @@ def test_binary_data_in_a_log_is_a_finding(tmp_path: Path) -> None:
 
 
 def test_a_fold_folder_is_a_log(tmp_path: Path) -> None:
-    result = run("--log", str(REAL_LOGS / "fold_0"))
+    result = run("--log", str(HEALTHY_LOGS / "fold_0"))
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["summary"]["found"] is False
 

@@ -16,7 +16,7 @@ from nnunet_doctor.engine.loader import RulePack
 from nnunet_doctor.probes.base import LogSource
 from nnunet_doctor.probes.log.reader import BLOCK_BYTES, MAX_LINE_BYTES, check_readable, clean_line, numbered_lines
 
-from .conftest import REAL_LOGS, read_logs
+from .conftest import HEALTHY_LOGS, read_logs
 
 OOM = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)"
 
@@ -99,7 +99,7 @@ def test_a_progress_bar_redrawn_beyond_the_limit_keeps_its_last_state(read_text)
 
 
 def test_a_fold_folder_reads_its_training_logs_and_debug_json(pack: RulePack) -> None:
-    log = read_logs(pack, REAL_LOGS / "fold_0")
+    log = read_logs(pack, HEALTHY_LOGS / "fold_0")
     [name] = log["log.files"]
     assert name.endswith(".txt") and "training_log_" in name
     assert log["training.trainer"] == "nnUNetTrainer_tiny" and log["training.num_epochs"] == 4

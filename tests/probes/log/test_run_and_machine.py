@@ -7,7 +7,7 @@ from nnunet_doctor.engine.loader import RulePack
 from nnunet_doctor.probes.log.machine import parse_cuda_oom
 from nnunet_doctor.probes.log.run import parse_command
 
-from .conftest import REAL_LOGS, read_logs
+from .conftest import HEALTHY_LOGS, read_logs
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -38,7 +38,7 @@ def test_names_in_sentences_are_not_commands(read_text) -> None:
 
 
 def test_stages_of_a_real_planning_run(pack: RulePack) -> None:
-    log = read_logs(pack, REAL_LOGS / "plan_healthy.log")
+    log = read_logs(pack, HEALTHY_LOGS / "plan_healthy.log")
     assert log["log.stages"] == ["fingerprint", "verification", "planning", "preprocessing"]
     assert log["log.last_stage"] == "preprocessing" and log["nnunet.generation"] == "v2"
 

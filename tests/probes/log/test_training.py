@@ -7,7 +7,7 @@ import pytest
 
 from nnunet_doctor.engine.loader import RulePack
 
-from .conftest import REAL_LOGS, read_logs
+from .conftest import HEALTHY_LOGS, read_logs
 
 
 def epochs(rows: list[tuple[float | str, float | str, str, float]], start: int = 0, dice_format: str = "np") -> str:
@@ -22,7 +22,7 @@ def epochs(rows: list[tuple[float | str, float | str, str, float]], start: int =
 
 
 def test_a_real_training_log_folder(pack: RulePack) -> None:
-    log = read_logs(pack, REAL_LOGS / "fold_0")
+    log = read_logs(pack, HEALTHY_LOGS / "fold_0")
     assert (log["training.configuration"], log["training.patch_size"], log["training.batch_size"]) == ("3d_fullres", [16, 16, 16], 2)
     assert log["training.spacing"] == [2.0, 1.0, 1.0] and log["training.network"] == "PlainConvUNet"
     assert (log["training.dataset"], log["training.plans"], log["training.fold"]) == ("Dataset001_Tiny", "nnUNetPlans", "0")
