@@ -136,11 +136,17 @@ class TrainingReader:
             if key in debug:
                 self.note_path(Path(str(debug[key])))
 
+    def _current_epoch(self, field: str, line: Line) -> _Epoch:
+        """The epoch a value belongs to. A pasted excerpt without "Epoch N" headers starts a new epoch whenever a value
+        repeats; such epochs are numbered on from the previous one (from 0 in order of appearance)."""
+        if not self.epochs or getattr(self.epochs[-1], field) is not None:
+            number = self.epochs[-1].number + 1 if self.epochs else 0
+            self.epochs.append(_Epoch(number, line.number, line.file))
+        return self.epochs[-1]
+
     def _epoch_value(self, name: str) -> Callable[[re.Match[str], Line], None]:
         def handle(match: re.Match[str], line: Line) -> None:
-            if not self.epochs:
-                return
-            epoch, value = self.epochs[-1], _number(match.group(1))
+            epoch, value = self._current_epoch(name, line), _number(match.group(1))
             if name in ("val_loss", "epoch_time") and epoch.val_loss is None and epoch.epoch_time is None:
                 self._completed += 1
             setattr(epoch, name, value)
@@ -153,9 +159,9 @@ class TrainingReader:
         self.epochs.append(_Epoch(int(match.group(1)), line.number, line.file))
 
     def _dice(self, match: re.Match[str], line: Line) -> None:
-        if self.epochs:
-            self.epochs[-1].dice = parse_number_list(match.group(1))
-            self.epochs[-1].last_line = line.number
+        epoch = self._current_epoch("dice", line)
+        epoch.dice = parse_number_list(match.group(1))
+        epoch.last_line = line.number
 
     def _best(self, match: re.Match[str], line: Line) -> None:
         if self.epochs:

@@ -34,6 +34,14 @@ def test_a_real_training_log_folder(pack: RulePack) -> None:
     assert log["torch.version"] == "2.13.0" and log["log.torch_build"] == "cpu"
 
 
+def test_an_excerpt_without_epoch_headers_still_gives_epochs(read_text) -> None:
+    log = read_text("2024-05-01 10:00:00.000000: train_loss -0.6123 \n2024-05-01 10:00:00.000000: val_loss -0.7011 \n"
+                    "2024-05-01 10:00:01.000000: train_loss -0.6301 \n2024-05-01 10:00:01.000000: val_loss nan \n",
+                    name="pasted.log")
+    assert [(e["epoch"], e["train_loss"], e["line"]) for e in log["training.epochs"]] == [(0, -0.6123, 1), (1, -0.6301, 3)]
+    assert log["training.nan_loss_epoch"] == 1
+
+
 def test_numpy1_and_numpy2_pseudo_dice_read_alike(read_text) -> None:
     numpy2 = read_text(epochs([(0.1, 0.2, "np.float32(0.5), np.float32(0.25)", 100.0)]), name="a.log")
     numpy1 = read_text(epochs([(0.1, 0.2, "0.5, 0.25", 100.0)]), name="b.log")
