@@ -17,7 +17,7 @@ import jinja2
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.certainty import certainty_band
 from nnunet_doctor.engine.chaining import Firing
-from nnunet_doctor.engine.diagnosis import Evidence, RankedCause, record_text
+from nnunet_doctor.engine.diagnosis import Evidence, RankedCause, UnknownThatMattered, record_text
 from nnunet_doctor.engine.evaluation import UNKNOWN
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.versions import Version
@@ -112,6 +112,20 @@ def _cause(rank: int, cause: RankedCause) -> dict[str, Any]:
     }
 
 
+def _unknown_inputs(unknowns: list[UnknownThatMattered]) -> list[dict[str, Any]]:
+    """The unknowns grouped by what would settle them: one entry per missing input, most checks first."""
+    groups: dict[str, list[UnknownThatMattered]] = {}
+    for unknown in unknowns:
+        groups.setdefault(unknown.settled_by or "no probe establishes it", []).append(unknown)
+    out = []
+    for settled_by, members in groups.items():
+        rules = sorted({rule for member in members for rule in member.rules})
+        reasons = sorted({member.reason for member in members if member.reason})
+        out.append({"settled_by": settled_by, "facts": [member.fact for member in members], "rules": len(rules),
+                    "causes": sorted({cause for member in members for cause in member.causes}), "reasons": reasons})
+    return sorted(out, key=lambda group: (-group["rules"], group["settled_by"]))
+
+
 def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, Any]:
     diagnosis = result.diagnosis
     request = result.request
@@ -137,6 +151,7 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
         "causes": shown,
         "unknowns": [{"fact": u.fact, "settled_by": u.settled_by, "reason": u.reason, "rules": list(u.rules),
                       "causes": list(u.causes)} for u in diagnosis.unknowns],
+        "unknown_inputs": _unknown_inputs(diagnosis.unknowns),
         "findings": [{"source": f.source, "message": f.message, "severity": f.severity} for f in diagnosis.findings],
         "probes": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "detail": r.detail}
                    for r in result.probe_reports],

@@ -102,6 +102,11 @@ def test_nothing_found_exits_zero() -> None:
     result = invoke("--log", "-", "--offline", input="2025-03-05 09:07:01.123456: Epoch 0\n")
     assert result.exit_code == 0
     assert result.output.startswith("✓ nnunet-doctor: no known problem found in <stdin>.")
+    # what else to ask the user for: one line per missing input, not one per fact
+    lines = result.output.splitlines()
+    assert lines[1] == "Checks that could not run, and what would let them:"
+    assert any(line.startswith("  ? ") and "rules: diagnose --dataset ID|NAME|PATH" in line for line in lines)
+    assert len(lines) < 20
 
 
 def test_a_missing_log_is_one_clear_line_and_exit_2() -> None:
