@@ -24,7 +24,7 @@ from nnunet_doctor import __version__
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding
 from nnunet_doctor.engine.errors import InputError
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
-from nnunet_doctor.engine.loader import RulePack
+from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.probes.base import LogSource
 from nnunet_doctor.probes.runner import ProbeReport
 

@@ -227,10 +227,10 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
     alarms = []
     if not rule_ids:
         healthy = check_healthy_corpus(pack)
-        alarms = [outcome for outcome in healthy if outcome.alarms]
-        for outcome in alarms:
-            found = ", ".join(f"{cause} {certainty:.2f} (rule {rule})" for cause, certainty, rule in outcome.alarms)
-            click.echo(f"{outcome.path}: false alarm on a successful run: {found}")
+        alarms = [result for result in healthy if result.alarms]
+        for alarm in alarms:
+            found = ", ".join(f"{cause} {certainty:.2f} (rule {rule})" for cause, certainty, rule in alarm.alarms)
+            click.echo(f"{alarm.path}: false alarm on a successful run: {found}")
         click.echo(f"healthy corpus: {len(healthy) - len(alarms)}/{len(healthy)} successful runs without a cause "
                    "at or above medium certainty")
     if failures or untested or alarms:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
-from nnunet_doctor.engine.loader import RulePack, site_rule_dirs
+from nnunet_doctor.engine.pack import RulePack, site_rule_dirs
 from nnunet_doctor.engine.pack_cache import load_cached_pack
 from nnunet_doctor.probes.base import LogSource, ProbeContext
 from nnunet_doctor.probes.runner import PROBES, ProbeReport, run_probes

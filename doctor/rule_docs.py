@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nnunet_doctor.engine.loader import RulePack, builtin_rules_dir
+from nnunet_doctor.engine.pack import RulePack, builtin_rules_dir
 from nnunet_doctor.engine.rules import PHASES, Rule
 
 from .report import template_environment

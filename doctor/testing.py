@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from nnunet_doctor.engine.diagnosis import Diagnosis
-from nnunet_doctor.engine.loader import RulePack
+from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.rules import Rule, RuleTest
 
 from .pipeline import DiagnosisRequest, run_diagnosis

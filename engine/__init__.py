@@ -1,12 +1,26 @@
-"""The inference engine: vocabulary, rule loading, conditions, forward chaining, certainty, diagnosis."""
-from .certainty import ALGEBRAS, certainty_band
-from .diagnosis import Diagnosis, Evidence, Finding, RankedCause, UnknownThatMattered, diagnose
-from .errors import DoctorError, InputError, Location, RuleLoadError, RuleProblem
-from .facts import Fact, FactBase, Provenance, Record, Unknown
-from .loader import RulePack, load_default_pack, load_rule_pack
+"""The inference engine: vocabulary, rule loading, conditions, forward chaining, certainty, diagnosis.
 
-__all__ = [
-    "ALGEBRAS", "Diagnosis", "DoctorError", "Evidence", "Fact", "FactBase", "Finding", "InputError", "Location",
-    "Provenance", "RankedCause", "Record", "RuleLoadError", "RulePack", "RuleProblem", "Unknown",
-    "UnknownThatMattered", "certainty_band", "diagnose", "load_default_pack", "load_rule_pack",
-]
+Public names are imported on first use (PEP 562), so that importing one engine module does not pull in the rule
+loader and its parsers (lark, PyYAML): a diagnosis from a cached rule pack never needs them.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_PUBLIC = {
+    "ALGEBRAS": "certainty", "certainty_band": "certainty",
+    "Diagnosis": "diagnosis", "Evidence": "diagnosis", "Finding": "diagnosis", "RankedCause": "diagnosis",
+    "UnknownThatMattered": "diagnosis", "diagnose": "diagnosis",
+    "DoctorError": "errors", "InputError": "errors", "Location": "errors", "RuleLoadError": "errors",
+    "RuleProblem": "errors",
+    "Fact": "facts", "FactBase": "facts", "Provenance": "facts", "Record": "facts", "Unknown": "facts",
+    "RulePack": "pack", "load_default_pack": "loader", "load_rule_pack": "loader",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_PUBLIC[name]}", __name__), name)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from .evaluation import UNKNOWN, ConditionError, Evaluation, evaluate
 from .facts import Fact, FactBase, Provenance, Record
 from .fix_templates import render_fix
-from .loader import RulePack
+from .pack import RulePack
 from .rules import VERSIONED_PACKAGES, Rule
 from .versions import VersionError
 

@@ -12,7 +12,7 @@ from typing import Any
 from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band
 from .chaining import ChainResult, Firing, run
 from .facts import FactBase, Provenance, Record
-from .loader import RulePack
+from .pack import RulePack
 from .rules import PHASES, SEVERITIES
 
 _MAX_LOG_EVIDENCE = 8

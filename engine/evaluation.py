@@ -7,7 +7,7 @@ which unknown facts made it unknown, so the report can name the probe or input t
 
 >>> from nnunet_doctor.engine.facts import FactBase
 >>> from nnunet_doctor.engine.vocabulary import Vocabulary, FactSpec
->>> from nnunet_doctor.engine.conditions import compile_condition
+>>> from nnunet_doctor.engine.condition_parser import compile_condition
 >>> vocabulary = Vocabulary()
 >>> vocabulary.declare(FactSpec("gpu.free_mib", "float", "free memory", "gpu", "run the gpu probe"))
 >>> condition, _ = compile_condition("gpu.free_mib < 1000 or false", vocabulary)
@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 from rapidfuzz import fuzz
 
@@ -192,10 +193,12 @@ class _Evaluator:
         return result, unknowns
 
     def _BoolOp(self, node: BoolOp, env: Mapping[str, Record]) -> _Result:
-        left, left_unknowns = self.boolean(node.left, env)
-        right, right_unknowns = self.boolean(node.right, env)
         decisive = node.op == "or"  # True decides an `or`, False decides an `and`
-        if left is decisive or right is decisive:
+        left, left_unknowns = self.boolean(node.left, env)
+        if left is decisive:  # Kleene logic short-circuits too: the right side cannot change the result
+            return decisive, _NONE
+        right, right_unknowns = self.boolean(node.right, env)
+        if right is decisive:
             result: Any = decisive
             unknowns = _NONE
         elif left is UNKNOWN or right is UNKNOWN:
@@ -209,7 +212,7 @@ class _Evaluator:
         right, right_unknowns = self.eval(node.right, env)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN, left_unknowns | right_unknowns
-        return _compare(node.op, left, right, self.condition.excerpt(node)), _NONE
+        return _compare(node.op, left, right, partial(self.condition.excerpt, node)), _NONE
 
     def _Matches(self, node: Matches, env: Mapping[str, Record]) -> _Result:
         value, unknowns = self.eval(node.operand, env)
@@ -314,7 +317,7 @@ class _Evaluator:
             if value is UNKNOWN:
                 return UNKNOWN, item_unknowns
             values.append(value)
-        return _aggregate(node.kind, values, self.condition.excerpt(node))
+        return _aggregate(node.kind, values, partial(self.condition.excerpt, node))
 
     def _Call(self, node: Call, env: Mapping[str, Record]) -> _Result:
         if node.name == "default":  # default(x, fallback): the one function an unknown argument does not make unknown
@@ -329,7 +332,7 @@ class _Evaluator:
             args.append(value)
         if unknowns:
             return UNKNOWN, frozenset(unknowns)
-        return _call(node.name, args, self.condition.excerpt(node)), _NONE
+        return _call(node.name, args, partial(self.condition.excerpt, node)), _NONE
 
 
 def _is_number(value: Any) -> bool:
@@ -342,30 +345,30 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _compare(op: str, left: Any, right: Any, where: str) -> bool:
+def _compare(op: str, left: Any, right: Any, where: Callable[[], str]) -> bool:
     if op in ("in", "not in", "contains"):
         container, item = (right, left) if op != "contains" else (left, right)
         if isinstance(container, str):
             if not isinstance(item, str):
-                raise ConditionError(f"'{where}': cannot look for {item!r} in a string")
+                raise ConditionError(f"'{where()}': cannot look for {item!r} in a string")
             found = item in container
         elif isinstance(container, (list, tuple)):
             found = any(_equal(item, element) for element in container)
         else:
-            raise ConditionError(f"'{where}': {container!r} is not a list or string")
+            raise ConditionError(f"'{where()}': {container!r} is not a list or string")
         return (not found) if op == "not in" else found
     if isinstance(left, Version) or isinstance(right, Version):
         try:
             left, right = Version(str(left)), Version(str(right))
         except VersionError as exc:
-            raise ConditionError(f"'{where}': {exc}") from None
+            raise ConditionError(f"'{where()}': {exc}") from None
     if op == "==":
         return _equal(left, right)
     if op == "!=":
         return not _equal(left, right)
     comparable = (_is_number(left) and _is_number(right)) or (type(left) is type(right) and isinstance(left, (str, Version)))
     if not comparable:
-        raise ConditionError(f"'{where}': cannot order {left!r} and {right!r}")
+        raise ConditionError(f"'{where()}': cannot order {left!r} and {right!r}")
     return bool({"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op])
 
 
@@ -375,14 +378,14 @@ def _equal(left: Any, right: Any) -> bool:
     return type(left) is type(right) and bool(left == right)
 
 
-def _aggregate(kind: str, values: list[Any], where: str) -> _Result:
+def _aggregate(kind: str, values: list[Any], where: Callable[[], str]) -> _Result:
     numbers = [value for value in values if value is not None]
     if not all(_is_number(value) for value in numbers):
-        raise ConditionError(f"'{where}': {kind}() needs numbers")
+        raise ConditionError(f"'{where()}': {kind}() needs numbers")
     if kind == "sum":
         return sum(numbers), _NONE
     if not numbers:
-        return UNKNOWN, frozenset({f"{where} (empty)"})
+        return UNKNOWN, frozenset({f"{where()} (empty)"})
     if kind == "min":
         return min(numbers), _NONE
     if kind == "max":
@@ -390,7 +393,7 @@ def _aggregate(kind: str, values: list[Any], where: str) -> _Result:
     return sum(numbers) / len(numbers), _NONE
 
 
-def _call(name: str, args: list[Any], where: str) -> Any:
+def _call(name: str, args: list[Any], where: Callable[[], str]) -> Any:
     try:
         if name in ("len", "count"):
             return len(args[0])
@@ -422,8 +425,8 @@ def _call(name: str, args: list[Any], where: str) -> Any:
         if name == "endswith":
             return str(args[0]).endswith(str(args[1]))
     except (TypeError, ValueError, VersionError) as exc:
-        raise ConditionError(f"'{where}': {exc}") from None
-    raise ConditionError(f"'{where}': unknown function {name}")  # pragma: no cover - rejected at load time
+        raise ConditionError(f"'{where()}': {exc}") from None
+    raise ConditionError(f"'{where()}': unknown function {name}")  # pragma: no cover - rejected at load time
 
 
 def evaluate(condition: Condition, facts: FactBase, bindings: Mapping[str, Record] | None = None,

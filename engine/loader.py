@@ -12,16 +12,15 @@ file can switch built-in rules off with ``disable: [rule.id, ...]``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from . import fix_templates
 from .causes import CauseCatalog
-from .conditions import Condition, FactRef, Literal, compile_condition
+from .pack import RulePack, builtin_rules_dir, builtin_vocabulary_dir, site_rule_dirs
+from .condition_parser import compile_condition
+from .conditions import Condition, FactRef, Literal
 from .errors import Location, RuleLoadError, RuleProblem
 from .patterns import PatternError, compile_guarded
 from .rules import PHASES, SEVERITIES, STATUSES, VERSIONED_PACKAGES, DerivedFact, Rule, RuleTest
@@ -30,7 +29,6 @@ from .versions import VersionError, VersionRange
 from .vocabulary import FIELD_TYPES, FactSpec, FieldSpec, Vocabulary, load_vocabulary_file, unknown_keys
 from .yaml_source import LocatedList, LocatedMap, SourceText, load_located, map_offset_into_scalar
 
-SITE_RULES_ENV = "NNUNET_DOCTOR_RULES"
 CATALOG_FILE = "causes.yaml"
 VOCABULARY_SUFFIX = ".facts.yaml"
 
@@ -44,40 +42,6 @@ _RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _SIGNATURE_ID = re.compile(r"^[a-z0-9_]+$")
 _FOR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\s*$")
 _MAX_WINDOW = 50
-
-
-@dataclass
-class RulePack:
-    """Everything the engine needs: rules in evaluation order, signatures, vocabulary, catalog."""
-
-    rules: list[Rule]
-    signatures: SignatureSet
-    vocabulary: Vocabulary
-    catalog: CauseCatalog
-    sources: list[str] = field(default_factory=list)
-    disabled: dict[str, str] = field(default_factory=dict)  # rule id -> file that disabled it
-    deprecated: list[Rule] = field(default_factory=list)
-    version: str = ""
-    #: cause id -> why no fact the tool can gather concludes it (declared in a rule file)
-    not_diagnosable: dict[str, str] = field(default_factory=dict)
-
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((rule for rule in self.rules + self.deprecated if rule.id == rule_id), None)
-
-
-def builtin_rules_dir() -> Path:
-    return Path(str(resources.files("nnunet_doctor.rules")))
-
-
-def builtin_vocabulary_dir() -> Path:
-    return Path(str(resources.files("nnunet_doctor.probes"))) / "vocabulary"
-
-
-def site_rule_dirs(extra: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None) -> list[Path]:
-    environ = os.environ if environ is None else environ
-    dirs = [Path(d) for d in extra]
-    dirs += [Path(part) for part in environ.get(SITE_RULES_ENV, "").split(os.pathsep) if part.strip()]
-    return dirs
 
 
 def _rule_files(folder: Path) -> list[Path]:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from .loader import RulePack, builtin_rules_dir, builtin_vocabulary_dir, load_rule_pack
+from .pack import RulePack, builtin_rules_dir, builtin_vocabulary_dir
 
 CACHE_ENV = "NNUNET_DOCTOR_CACHE"
 _ENGINE_DIR = Path(__file__).resolve().parent
@@ -55,9 +55,19 @@ def pack_key(site_dirs: Iterable[Path]) -> str:
     return digest.hexdigest()[:24]
 
 
+def _build(sites: list[Path]) -> RulePack:
+    from .loader import load_rule_pack
+
+    return load_rule_pack(sites)
+
+
 def load_cached_pack(site_dirs: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None,
-                     load: Callable[[list[Path]], RulePack] = load_rule_pack) -> RulePack:
-    """The rule pack for these site folders, from the cache when its sources did not change."""
+                     load: Callable[[list[Path]], RulePack] | None = None) -> RulePack:
+    """The rule pack for these site folders, from the cache when its sources did not change.
+
+    The loader (and with it the YAML and condition parsers) is imported only when the pack must be built.
+    """
+    load = load or _build
     sites = [Path(d) for d in site_dirs]
     folder = cache_dir(environ)
     if folder is None:

@@ -9,13 +9,14 @@ inside a condition string can be mapped back to its column in the YAML file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 
 from .errors import Location, RuleProblem
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # PyYAML is imported where a file is parsed: a cached rule pack needs none of it
+    import yaml
+
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,14 @@ class _Builder:
     def __init__(self, source: SourceText):
         self.source = source
         self.problems: list[RuleProblem] = []
+        import yaml
+
+        self._yaml = yaml
         self._constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node) -> Any:
         path = self.source.path
+        yaml = self._yaml
         if isinstance(node, yaml.MappingNode):
             out = LocatedMap()
             out.location, out.key_locations, out.spans = _loc(path, node.start_mark), {}, {}
@@ -118,16 +123,18 @@ class _Builder:
     def _scalar(self, node: yaml.Node) -> Any:
         try:
             return self._constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except self._yaml.YAMLError as exc:
             self.problems.append(self.source.problem(_loc(self.source.path, node.start_mark), f"invalid value: {exc}"))
             return None
 
 
 def load_located(path: str, text: str) -> tuple[Any, SourceText, list[RuleProblem]]:
     """Parse one YAML document; returns (value, source, problems). A syntax error is a problem, not a raise."""
+    import yaml
+
     source = SourceText(path, text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         location = _loc(path, mark) if mark is not None else Location(path, 1, 1)

@@ -223,7 +223,7 @@ class TrainingReader:
             return
         sink.add("training.epochs", [epoch.record() for epoch in self.epochs])
         last = self.epochs[-1]
-        where = {"file": last.file, "lines": (last.line, max(last.line, last.last_line))}
+        where: dict[str, Any] = {"file": last.file, "lines": (last.line, max(last.line, last.last_line))}
         sink.add("training.epochs_completed", self._completed, **where)
         sink.add("training.last_epoch", last.number, **where)
         sink.add("training.finished", self._done_line is not None, **where)
@@ -268,7 +268,7 @@ class TrainingReader:
         recent = with_dice[-RECENT_EPOCHS:]
         classes = min(len(e.dice or []) for e in recent)
         stuck = [c + 1 for c in range(classes) if all((e.dice or [])[c] == 0 for e in recent)]
-        where = {"file": recent[0].file, "lines": (recent[0].line, recent[-1].last_line)}
+        where: dict[str, Any] = {"file": recent[0].file, "lines": (recent[0].line, recent[-1].last_line)}
         sink.add("training.dice_epochs", len(with_dice), **where)
         sink.add("training.dice_zero_classes", stuck, **where)
         means = [m for m in (_mean(e.dice) for e in with_dice[-5 * RECENT_EPOCHS:]) if m is not None]
@@ -283,7 +283,7 @@ class TrainingReader:
         if len(pairs) < 2 * RECENT_EPOCHS:
             return
         recent, earlier = pairs[-RECENT_EPOCHS:], pairs[:-RECENT_EPOCHS]
-        where = {"file": recent[0][2].file, "lines": (recent[0][2].line, recent[-1][2].last_line)}
+        where: dict[str, Any] = {"file": recent[0][2].file, "lines": (recent[0][2].line, recent[-1][2].last_line)}
         sink.add("training.loss_gap", _average(v - t for t, v, _ in recent), **where)
         sink.add("training.val_loss_rise", _average(v for _, v, _ in recent) - min(v for _, v, _ in earlier),
                  **where)
@@ -294,7 +294,7 @@ class TrainingReader:
             return
         median = _median(e.epoch_time for e in timed if e.epoch_time is not None)
         last = timed[-1]
-        where = {"file": last.file, "lines": (last.line, last.last_line)}
+        where: dict[str, Any] = {"file": last.file, "lines": (last.line, last.last_line)}
         sink.add("training.epoch_time_median", median, **where)
         sink.add("training.epoch_time_last", last.epoch_time, **where)
         slow = [e.number for e in timed if median > 0 and (e.epoch_time or 0) > SLOW_EPOCH_FACTOR * median]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnunet_doctor.engine.conditions import compile_condition
+from nnunet_doctor.engine.condition_parser import compile_condition
 from nnunet_doctor.engine.evaluation import UNKNOWN, ConditionError, evaluate
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record, Unknown
 from nnunet_doctor.engine.vocabulary import FactSpec, FieldSpec, Vocabulary

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nnunet_doctor.engine.loader import RulePack, load_rule_pack
+from nnunet_doctor.engine.pack import RulePack
+from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.engine.pack_cache import cache_dir, load_cached_pack
 
 SITE_RULE = """

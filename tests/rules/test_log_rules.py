@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from nnunet_doctor.engine.loader import RulePack, load_rule_pack
+from nnunet_doctor.engine.pack import RulePack
+from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.pipeline import DiagnosisRequest, run_diagnosis
 from nnunet_doctor.testing import diagnose_text
 

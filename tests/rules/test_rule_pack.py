@@ -8,7 +8,8 @@ import jsonschema
 import pytest
 import yaml
 
-from nnunet_doctor.engine.loader import builtin_rules_dir, load_rule_pack
+from nnunet_doctor.engine.pack import builtin_rules_dir
+from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.rule_docs import render_rule_docs
 from nnunet_doctor.testing import run_rule_tests
 

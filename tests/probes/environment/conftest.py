@@ -10,7 +10,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from nnunet_doctor.engine.facts import Fact, Record, Unknown
-from nnunet_doctor.engine.loader import RulePack, load_rule_pack
+from nnunet_doctor.engine.pack import RulePack
+from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.probes.base import FactSink, ProbeContext
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "environment"

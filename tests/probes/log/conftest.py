@@ -8,7 +8,8 @@ import pytest
 
 from nnunet_doctor.engine.diagnosis import Finding
 from nnunet_doctor.engine.facts import Fact, Record, Unknown
-from nnunet_doctor.engine.loader import RulePack, load_rule_pack
+from nnunet_doctor.engine.pack import RulePack
+from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.probes.base import LogSource, ProbeContext
 from nnunet_doctor.probes.runner import PROBES, run_probes
 

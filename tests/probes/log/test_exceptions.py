@@ -1,7 +1,7 @@
 """Exceptions: tracebacks with their frames, chains, worker re-raises, nnU-Net's wrapper errors, root and last."""
 from __future__ import annotations
 
-from nnunet_doctor.engine.loader import RulePack
+from nnunet_doctor.engine.pack import RulePack
 
 from .conftest import REAL_LOGS, read_logs
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnunet_doctor.engine.errors import InputError
-from nnunet_doctor.engine.loader import RulePack
+from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.probes.base import LogSource
 from nnunet_doctor.probes.log.reader import BLOCK_BYTES, MAX_LINE_BYTES, check_readable, clean_line, numbered_lines
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnunet_doctor.engine.loader import RulePack
+from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.probes.log.machine import parse_cuda_oom
 from nnunet_doctor.probes.log.run import parse_command
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from nnunet_doctor.engine.loader import RulePack
+from nnunet_doctor.engine.pack import RulePack
 
 from .conftest import HEALTHY_LOGS, read_logs
 
