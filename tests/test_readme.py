@@ -24,3 +24,17 @@ def test_ci_runs_the_readme_commands_verbatim() -> None:
 def test_the_bundled_example_exists() -> None:
     example = re.search(r"--log (\S+)", readme_commands()[0])
     assert example is not None and (REPO / example.group(1)).is_file()
+
+
+def test_the_site_rule_example_loads_and_passes_its_tests(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from nnunet_doctor.cli import main
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"# site_rules/quota.yaml\n(.*?)\n```", text, re.S)
+    assert example is not None
+    (tmp_path / "quota.yaml").write_text(example.group(1), encoding="utf-8")
+    result = CliRunner().invoke(main, ["rules", "test", "--rules", str(tmp_path), "site.quota_exceeded.log"])
+    assert result.exit_code == 0, result.output
+    assert "2/2 rule tests passed over 1 rules" in result.output
