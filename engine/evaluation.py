@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from contextlib import contextmanager
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from rapidfuzz import fuzz
 
@@ -110,6 +111,15 @@ class _Evaluator:
             if not any(existing is record for existing in bucket):
                 bucket.append(record)
 
+    @contextmanager
+    def untraced(self) -> Iterator[None]:
+        """Quantifier and aggregate bodies run once per item: their sub-conditions are not traced."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     def note(self, node: Node, value: Any) -> None:
         if self.tracing and self.depth == 0:
             self.trace.append((self.condition.excerpt(node), value))
@@ -134,15 +144,20 @@ class _Evaluator:
     def _Literal(self, node: Literal, env: Mapping[str, Record]) -> _Result:
         return node.value, _NONE
 
-    def _ListExpr(self, node: ListExpr, env: Mapping[str, Record]) -> _Result:
+    def values(self, nodes: tuple[Node, ...], env: Mapping[str, Record]) -> tuple[list[Any], frozenset[str]]:
+        """Every node's value, and the unknowns that make any of them unknown."""
         values: list[Any] = []
         unknowns: set[str] = set()
-        for item in node.items:
-            value, item_unknowns = self.eval(item, env)
+        for node in nodes:
+            value, node_unknowns = self.eval(node, env)
             if value is UNKNOWN:
-                unknowns |= item_unknowns
+                unknowns |= node_unknowns
             values.append(value)
-        return (UNKNOWN, frozenset(unknowns)) if unknowns else (values, _NONE)
+        return values, frozenset(unknowns)
+
+    def _ListExpr(self, node: ListExpr, env: Mapping[str, Record]) -> _Result:
+        values, unknowns = self.values(node.items, env)
+        return (UNKNOWN, unknowns) if unknowns else (values, _NONE)
 
     def _FactRef(self, node: FactRef, env: Mapping[str, Record]) -> _Result:
         fact = self.facts.get(node.name)
@@ -270,8 +285,7 @@ class _Evaluator:
         decisive = node.kind == "any"  # one true item decides `any`, one false item decides `all`
         deciders: list[Record] = []
         collected: set[str] = set()
-        self.depth += 1
-        try:
+        with self.untraced():
             for record in items:
                 value, item_unknowns = self.boolean(node.body, {**env, node.var: record})
                 if value is UNKNOWN:
@@ -279,8 +293,6 @@ class _Evaluator:
                 elif value is decisive:
                     deciders.append(record)
                     break
-        finally:
-            self.depth -= 1
         result: Any = decisive if deciders else (UNKNOWN if collected else not decisive)
         if result is True:
             self.witness(node.collection.name, deciders if decisive else items)
@@ -295,16 +307,13 @@ class _Evaluator:
                 return len(items), _NONE
             hits: list[Record] = []
             collected: set[str] = set()
-            self.depth += 1
-            try:
+            with self.untraced():
                 for record in items:
                     value, item_unknowns = self.boolean(node.body, {**env, node.var: record})
                     if value is UNKNOWN:
                         collected |= item_unknowns
                     elif value:
                         hits.append(record)
-            finally:
-                self.depth -= 1
             if collected:
                 return UNKNOWN, frozenset(collected)
             self.witness(node.collection.name, hits)
@@ -323,15 +332,9 @@ class _Evaluator:
         if node.name == "default":  # default(x, fallback): the one function an unknown argument does not make unknown
             value, _ = self.eval(node.args[0], env)
             return self.eval(node.args[1], env) if value is UNKNOWN or value is None else (value, _NONE)
-        args: list[Any] = []
-        unknowns: set[str] = set()
-        for arg in node.args:
-            value, arg_unknowns = self.eval(arg, env)
-            if value is UNKNOWN:
-                unknowns |= arg_unknowns
-            args.append(value)
+        args, unknowns = self.values(node.args, env)
         if unknowns:
-            return UNKNOWN, frozenset(unknowns)
+            return UNKNOWN, unknowns
         return _call(node.name, args, partial(self.condition.excerpt, node)), _NONE
 
 
