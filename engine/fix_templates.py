@@ -16,7 +16,7 @@ import shlex
 from functools import lru_cache
 from typing import Any, Mapping
 
-from jinja2 import TemplateSyntaxError, Undefined
+from jinja2 import TemplateSyntaxError, Undefined, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from .facts import FactBase, Record, Unknown
@@ -95,6 +95,14 @@ def environment() -> SandboxedEnvironment:
     env.filters["persist_var"] = persist_var
     env.filters["after_persist"] = after_persist  # {{ env.shell | after_persist }}
     return env
+
+
+def template_names(source: str) -> frozenset[str]:
+    """The top-level names a template reads (``env`` for ``{{ env.nnUNet_raw }}``); empty if it does not parse."""
+    try:
+        return frozenset(meta.find_undeclared_variables(environment().parse(source)))
+    except TemplateSyntaxError:
+        return frozenset()
 
 
 def check_syntax(source: str) -> tuple[int, str] | None:

@@ -297,7 +297,7 @@ class _Loader:
             description=str(decl.get("description", "")), for_var=for_var, for_collection=for_collection,
             applies_to=applies_to, then=tuple(then), tests=tests,
             signatures=tuple(str(s) for s in (decl.get("signatures") or {})), origin=origin, location=decl.location,
-            overrides=bool(overrides))
+            overrides=bool(overrides), fix_names=fix_templates.template_names(fix) if fix else frozenset())
 
     def tests(self, decl: LocatedMap, source: SourceText) -> tuple[RuleTest, ...]:
         raw = decl.get("tests", [])
@@ -355,7 +355,10 @@ def stratify(rules: list[Rule]) -> tuple[list[Rule], list[list[Rule]]]:
     for index, rule in enumerate(rules):
         for name in rule.facts_written:
             writers.setdefault(name, []).append(index)
-    depends = {index: sorted({w for name in rule.facts_read for w in writers.get(name, []) if w != index})
+    def reads(rule: Rule) -> set[str]:
+        return set(rule.facts_read) | {name for name in writers if name.split(".", 1)[0] in rule.fix_names}
+
+    depends = {index: sorted({w for name in reads(rule) for w in writers.get(name, []) if w != index})
                for index, rule in enumerate(rules)}
     state: dict[int, int] = {}  # 1 = visiting, 2 = done
     order: list[int] = []
@@ -391,7 +394,7 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
         if not folder.is_dir():
             loader.problems.append(RuleProblem(Location(str(folder), 1, 1), "site rule folder does not exist"))
     site = [folder for folder in site if folder.is_dir()]
-    vocab_files = sorted(vocab_dir.glob("*.yaml"))
+    vocab_files = sorted(vocab_dir.glob("*.yaml")) + (sorted(rule_dir.rglob("*" + VOCABULARY_SUFFIX)) if builtin else [])
     for folder in site:
         vocab_files += sorted(folder.rglob("*" + VOCABULARY_SUFFIX))
     loader.load_vocabulary(vocab_files)

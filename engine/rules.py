@@ -60,6 +60,9 @@ class Rule:
     origin: str = "builtin"
     location: Location | None = None
     overrides: bool = False
+    #: top-level names the fix template uses (``run`` for ``{{ run.dataset_id }}``): derived facts it shows must
+    #: be asserted before it renders
+    fix_names: frozenset[str] = frozenset()
 
     @property
     def facts_read(self) -> frozenset[str]:

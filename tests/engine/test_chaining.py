@@ -63,6 +63,16 @@ def test_derived_facts_are_seen_by_rules_listed_before_their_writer(tmp_path: Pa
     assert result.rounds == 2  # one round to derive everything, one to see that nothing changes
 
 
+def test_a_fix_showing_a_derived_fact_renders_after_the_rule_that_derives_it(tmp_path: Path) -> None:
+    rules = "rules:\n" + rule("t.shows", "t.flag").replace("fix: fix t.shows", "fix: 'count is {{ t.derived_b }}'") + \
+        "  - {id: t.derives, title: d, phase: data, severity: info, certainty: 0, status: stable, when: t.flag, " \
+        "then: {t.derived_b: 't.count * 2'}}\n"
+    pack = pack_with(tmp_path, rules)
+    assert [r.id for r in pack.rules] == ["t.derives", "t.shows"]
+    fired = {f.rule.id: f for f in run(pack, facts(flag=True, count=21)).firings}
+    assert fired["t.shows"].fix == "count is 42"
+
+
 def test_refraction_fires_once_per_item_of_a_for_rule(tmp_path: Path) -> None:
     pack = pack_with(tmp_path, "rules:\n" + rule("t.per_case", "case.bad", extra=", for: case in t.cases"))
     cases = [{"id": "case_001", "bad": True}, {"id": "case_002", "bad": False}, {"id": "case_003", "bad": True}]

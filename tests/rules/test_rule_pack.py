@@ -14,7 +14,7 @@ from nnunet_doctor.rule_docs import render_rule_docs
 from nnunet_doctor.testing import run_rule_tests
 
 REPO = Path(__file__).resolve().parents[2]
-RULE_FILES = sorted(p for p in (REPO / "rules").rglob("*.yaml") if p.name != "causes.yaml")
+RULE_FILES = sorted(p for p in (REPO / "rules").rglob("*.yaml") if p.name != "causes.yaml" and not p.name.endswith(".facts.yaml"))
 SCHEMA = json.loads((REPO / "engine" / "rules.schema.json").read_text(encoding="utf-8"))
 BENCHMARK_CATALOG = REPO.parent / "shared" / "benchmark" / "causes.yaml"
 
