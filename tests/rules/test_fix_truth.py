@@ -104,7 +104,7 @@ def mentioned_variables(text: str) -> set[str]:
     names |= set(re.findall(r"\bsetx\s+([A-Za-z_]\w*)", text))
     names |= set(re.findall(r"\bset\s+-[gxU]+\s+([A-Za-z_]\w*)", text))
     names |= set(re.findall(r"\$env:([A-Za-z_]\w*)", text))
-    names |= set(re.findall(r"\$\{?([A-Za-z_]\w*)", text))
+    names |= set(re.findall(r"\$(?!env:)\{?([A-Za-z_]\w*)", text))
     names |= set(re.findall(r"(?:^|[\s`])([A-Z][A-Z0-9_]*[A-Z0-9])=\S", text, flags=re.M))
     names |= set(re.findall(r"\b(nnUNet_[a-z]\w*)", text))
     return names
@@ -122,9 +122,10 @@ def test_the_surface_is_read_from_the_installed_nnunetv2() -> None:
 
 def test_the_extraction_sees_what_a_fix_says() -> None:
     text = _text("CUDA_VISIBLE_DEVICES=1 nnUNetv2_train {{ d }} 3d_fullres 0 --npz -p nnUNetPlans_6G\n"
-                 "export nnUNet_n_proc_DA=4; setx nnUNet_raw \"C:\\x\"; echo $nnUNet_results")
+                 "export nnUNet_n_proc_DA=4; setx nnUNet_raw \"C:\\x\"; echo $nnUNet_results; $env:nnUNet_compile = \"f\"")
     assert mentioned_commands(text) == [("nnUNetv2_train", ["--npz", "-p"])]
-    assert mentioned_variables(text) == {"CUDA_VISIBLE_DEVICES", "nnUNet_n_proc_DA", "nnUNet_raw", "nnUNet_results"}
+    assert mentioned_variables(text) == {"CUDA_VISIBLE_DEVICES", "nnUNet_n_proc_DA", "nnUNet_raw", "nnUNet_results",
+                                         "nnUNet_compile"}
 
 
 def problems_in(template: str) -> list[str]:
