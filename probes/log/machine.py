@@ -7,7 +7,7 @@ where each package is installed::
     File "/home/u/anaconda3/envs/nnunet/lib/python3.10/site-packages/nnunetv2-2.1.1-py3.10.egg/nnunetv2/run/run_training.py"
 
 (a user-site ``torch`` next to a conda environment's nnU-Net: a shadowing install; nnunetv2 2.1.1; Python
-3.10; Linux). pip and ``torch.utils.collect_env`` output give versions, ``C:\\`` paths and ``WinError`` give
+3.10; Linux). pip (``pip show``, ``pip list``, ``pip freeze``) and ``torch.utils.collect_env`` output give versions, ``C:\\`` paths and ``WinError`` give
 Windows, ``slurmstepd``/``TERM_MEMLIMIT`` a scheduler, GPU names and CUDA capabilities appear in torch's
 warnings, and PyTorch's out-of-memory message gives the memory figures (old and new wording):
 
@@ -57,6 +57,9 @@ _PYTHON_IN_PATH = re.compile(r"[/\\][Ll]ib[/\\]python(\d\.\d+)[/\\]|[/\\]Python(
 _PYTHON_PRINTED = re.compile(r"\bPython(?: version:)? (\d\.\d+(?:\.\d+)?)\b")
 _VERSIONS = re.compile(
     r"\b(?P<name>nnunetv2|nnunet|torch|PyTorch)(?:==|-|\s+\(|\s+|\s+version:\s+)(?P<version>\d+\.\d+(?:\.\d+)?(?:[.+]\w+)*)")
+#: ``pip show nnunetv2`` prints the name and, on the next line, the version
+_PIP_SHOW = re.compile(r"^Name: (?P<name>nnunetv2|nnunet|torch)\s*$")
+_PIP_SHOW_VERSION = re.compile(r"^Version: (?P<version>\d+(?:\.\d+)+\S*)")
 _SCHEDULERS = (("slurmstepd", "slurm"), ("srun:", "slurm"), ("SLURM_", "slurm"), ("sbatch", "slurm"),
                ("TERM_MEMLIMIT", "lsf"), ("LSF", "lsf"), ("bsub", "lsf"), ("=>> PBS", "pbs"), ("PBS:", "pbs"),
                ("qsub", "pbs"))
@@ -113,7 +116,7 @@ class MachineReader:
     def anchors(self) -> Iterable[tuple[str, bool]]:
         words = ("site-packages", "dist-packages", 'File "', "nnunetv2", "nnunet", "torch", "PyTorch", "Python",
                  "Tried to allocate", "out of memory", "capability", "NVIDIA", "Tesla", "Quadro", "GeForce", "TITAN",
-                 "WinError", ":\\", "/Users/", *(marker for marker, _ in _SCHEDULERS + _CONTAINERS))
+                 "WinError", ":\\", "/Users/", "Name: ", *(marker for marker, _ in _SCHEDULERS + _CONTAINERS))
         return [(word, False) for word in words]
 
     def on_line(self, line: Line) -> None:
@@ -122,6 +125,11 @@ class MachineReader:
         for match in _VERSIONS.finditer(text):
             name = "torch" if match.group("name") == "PyTorch" else match.group("name").lower()
             self.versions.setdefault(name, Sighting(match.group("version"), line.number, line.file))
+        shown = _PIP_SHOW.match(text)
+        if shown:
+            version = next((_PIP_SHOW_VERSION.match(following) for following in line.following(1)), None)
+            if version:
+                self.versions.setdefault(shown.group("name"), Sighting(version.group("version"), line.number + 1, line.file))
         printed = _PYTHON_PRINTED.search(text)
         if printed:
             self.pythons.setdefault(printed.group(1), Sighting(printed.group(1), line.number, line.file))

@@ -73,6 +73,13 @@ def test_versions_from_pip_and_collect_env(read_text) -> None:
     assert log["nnunet.version"] == "2.8.1"
 
 
+def test_versions_from_pip_show(read_text) -> None:
+    log = read_text("$ pip show nnunetv2 torch\nName: nnunetv2\nVersion: 2.1\nSummary: nnU-Net\n---\n"
+                    "Name: torch\nVersion: 2.0.1+cu117\n")
+    assert (log["nnunet.version"], log["torch.version"], log["log.torch_build"]) == ("2.1", "2.0.1", "cu117")
+    assert read_text("Name: nnunetv2-tools\nVersion: 9.9\n").get("nnunet.version") is None
+
+
 def test_windows_paths_and_scheduler_and_container(read_text) -> None:
     windows = read_text('  File "F:\\miniconda\\envs\\nnunet\\lib\\runpy.py", line 196, in _run_module_as_main\n', name="w.log")
     assert windows["log.os"] == "windows"
