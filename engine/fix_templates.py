@@ -4,6 +4,15 @@ Templates run in Jinja's sandbox. Facts are reached by their dotted names (``{{ 
 ``{{ match.cuda_oom[0].tried }}``), the variable of a ``for:`` rule by its name (``{{ case.id }}``). A fact
 that is unknown renders as ``<unknown>`` and is false in ``{% if %}``.
 
+Macros say what many fixes say, in the words of the user's shell (the best fact: ``run.shell``, which a log from
+Windows settles, else ``env.shell``; bash when neither is known):
+
+- ``{{ set_var('nnUNet_raw') }}``, ``{{ set_var('nnUNet_n_proc_DA', 4) }}``: set a variable in this terminal
+  (a ``/path/to/NAME`` placeholder when no value is given);
+- ``{{ persist_var('nnUNet_raw', env.nnUNet_raw) }}``: keep it for every new terminal; ``{{ after_persist() }}``:
+  what makes the kept variable visible;
+- ``{{ dataset_id() }}``: the dataset id of the run, or ``DATASET_ID`` when it is unknown.
+
 >>> from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
 >>> base = FactBase()
 >>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance("environment")))
@@ -16,7 +25,8 @@ import shlex
 from functools import lru_cache
 from typing import Any, Mapping
 
-from jinja2 import TemplateSyntaxError, Undefined, meta
+from jinja2 import TemplateSyntaxError, Undefined, meta, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from .facts import FactBase, Record, Unknown
@@ -86,6 +96,53 @@ def _shell_quote(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+#: the placeholder a fix shows for a dataset id no input settled
+DATASET_ID_PLACEHOLDER = "DATASET_ID"
+#: macro -> the fact namespaces it reads (a fix that calls it must render after the rules that derive them)
+MACRO_READS: Mapping[str, tuple[str, ...]] = {"set_var": ("run", "env"), "persist_var": ("run", "env"),
+                                              "after_persist": ("run", "env"), "dataset_id": ("run",)}
+
+
+def _fact(context: Context, name: str) -> Any:
+    head, _, rest = name.partition(".")
+    namespace = context.get(head)
+    return namespace._lookup(rest) if isinstance(namespace, FactNamespace) else None
+
+
+def best_shell(context: Context) -> str | None:
+    """The shell a fix should speak: ``run.shell`` (settled by a log too), else ``env.shell``, else None (bash)."""
+    for name in ("run.shell", "env.shell"):
+        value = _fact(context, name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _known(value: Any) -> Any:
+    return None if isinstance(value, Undefined) else value
+
+
+@pass_context
+def _set_var_macro(context: Context, name: str, value: Any = None) -> str:
+    return set_var(name, _known(value), best_shell(context))
+
+
+@pass_context
+def _persist_var_macro(context: Context, name: str, value: Any = None) -> str:
+    return persist_var(name, _known(value), best_shell(context))
+
+
+@pass_context
+def _after_persist_macro(context: Context) -> str:
+    return after_persist(best_shell(context))
+
+
+@pass_context
+def _dataset_id_macro(context: Context, placeholder: str = DATASET_ID_PLACEHOLDER) -> Any:
+    value = _fact(context, "run.dataset_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else placeholder
+
+
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
@@ -94,15 +151,21 @@ def environment() -> SandboxedEnvironment:
     env.filters["set_var"] = set_var  # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax
     env.filters["persist_var"] = persist_var
     env.filters["after_persist"] = after_persist  # {{ env.shell | after_persist }}
+    env.globals.update(set_var=_set_var_macro, persist_var=_persist_var_macro, after_persist=_after_persist_macro,
+                       dataset_id=_dataset_id_macro)
     return env
 
 
 def template_names(source: str) -> frozenset[str]:
-    """The top-level names a template reads (``env`` for ``{{ env.nnUNet_raw }}``); empty if it does not parse."""
+    """The top-level names a template reads (``env`` for ``{{ env.nnUNet_raw }}``, ``run`` for
+    ``{{ dataset_id() }}``); empty if it does not parse."""
     try:
-        return frozenset(meta.find_undeclared_variables(environment().parse(source)))
+        names = set(meta.find_undeclared_variables(environment().parse(source)))
     except TemplateSyntaxError:
         return frozenset()
+    for macro in names & set(MACRO_READS):
+        names |= set(MACRO_READS[macro])
+    return frozenset(names)
 
 
 def check_syntax(source: str) -> tuple[int, str] | None:

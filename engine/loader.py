@@ -23,7 +23,8 @@ from .condition_parser import compile_condition
 from .conditions import Condition, FactRef, Literal
 from .errors import Location, RuleLoadError, RuleProblem
 from .patterns import PatternError, compile_guarded
-from .rules import PHASES, SEVERITIES, STATUSES, VERSIONED_PACKAGES, DerivedFact, Rule, RuleTest
+from .rules import (DEFAULT_STATUS, DERIVED_SEVERITY, PHASES, SEVERITIES, STATUSES, VERSIONED_PACKAGES, DerivedFact,
+                    Rule, RuleTest)
 from .signatures import FuzzySpec, Signature, SignatureSet
 from .versions import VersionError, VersionRange
 from .vocabulary import FIELD_TYPES, FactSpec, FieldSpec, Vocabulary, load_vocabulary_file, unknown_keys
@@ -32,10 +33,12 @@ from .yaml_source import LocatedList, LocatedMap, SourceText, load_located, map_
 CATALOG_FILE = "causes.yaml"
 VOCABULARY_SUFFIX = ".facts.yaml"
 
-_FILE_KEYS = {"rules", "signatures", "causes", "disable", "description", "not_diagnosable"}
+_FILE_KEYS = {"rules", "signatures", "causes", "disable", "description", "not_diagnosable", "defaults"}
 _RULE_KEYS = {"id", "title", "cause", "phase", "severity", "certainty", "status", "when", "for", "fix",
               "references", "applies_to", "then", "tests", "signatures", "description", "overrides"}
-_REQUIRED_RULE_KEYS = ("id", "title", "phase", "severity", "certainty", "status", "when")
+_REQUIRED_RULE_KEYS = ("id", "title", "when")
+#: keys a file's ``defaults:`` may give every rule of the file (a rule's own value wins)
+_DEFAULT_KEYS = {"cause", "phase", "severity", "certainty", "status", "applies_to", "references"}
 _SIGNATURE_KEYS = {"anchors", "regex", "fuzzy", "window", "ignore_case", "fields", "description"}
 _TEST_KEYS = {"name", "log", "facts", "expect"}
 _RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
@@ -186,12 +189,32 @@ class _Loader:
             self.problems.append(source.problem(location, f"{what}: {problem.message}"))
         return condition
 
-    def rule(self, decl: Any, source: SourceText, location: Location, origin: str) -> Rule | None:
-        if not isinstance(decl, LocatedMap):
+    def defaults(self, data: LocatedMap, source: SourceText) -> LocatedMap:
+        """A file's ``defaults:`` block (what its rules share), checked for its keys."""
+        raw = data.get("defaults")
+        if raw is None:
+            return LocatedMap.empty(data.location)
+        if not isinstance(raw, LocatedMap):
+            self.problems.append(source.problem(data.value_location("defaults"), "'defaults' must map rule keys to values"))
+            return LocatedMap.empty(data.location)
+        self.problems += unknown_keys(source, raw, _DEFAULT_KEYS, "defaults")
+        return raw
+
+    def infer_cause(self, rule_id: str) -> str | None:
+        """The cause a rule id names: its longest dotted prefix that is a cause id (``env.paths_unset.log`` ->
+        ``env.paths_unset``)."""
+        parts = rule_id.split(".")
+        return next((cause for cause in (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+                     if cause in self.catalog), None)
+
+    def rule(self, written: Any, source: SourceText, location: Location, origin: str,
+             defaults: LocatedMap | None = None) -> Rule | None:
+        if not isinstance(written, LocatedMap):
             self.problems.append(source.problem(location, "a rule must be a mapping"))
             return None
         start = len(self.problems)
-        self.problems += unknown_keys(source, decl, _RULE_KEYS, "rule")
+        self.problems += unknown_keys(source, written, _RULE_KEYS, "rule")
+        decl = written.merged_under(defaults) if defaults else written
         for key in _REQUIRED_RULE_KEYS:
             if key not in decl:
                 self.problems.append(source.problem(decl.location, f"rule '{decl.get('id', '?')}' has no '{key}'"))
@@ -201,15 +224,33 @@ class _Loader:
         title = decl.get("title")
         if "title" in decl and (not isinstance(title, str) or not title.strip()):
             self.problems.append(source.problem(decl.value_location("title"), "'title' must be a non-empty string"))
-        cause = decl.get("cause")
+        # the cause: stated, else the id's prefix (a derived-fact rule concludes a cause only when it says so)
+        derives = bool(decl.get("then"))
+        inferred = self.infer_cause(rule_id) if isinstance(rule_id, str) and not derives else None
+        cause = decl.get("cause", inferred)
         if cause is not None and cause not in self.catalog:
             hint = self.vocabulary.suggest(str(cause), self.catalog.ids())
             self.problems.append(source.problem(decl.value_location("cause"), f"unknown cause id '{cause}'" + (f" (did you mean '{hint}'?)" if hint else "")))
-        if cause is None and not decl.get("then"):
-            self.problems.append(source.problem(decl.location, "a rule needs a 'cause' or derived facts in 'then'"))
+        if cause is None and not derives:
+            self.problems.append(source.problem(decl.value_location("id") if "id" in decl else decl.location,
+                                                f"rule '{rule_id}' concludes no cause: its id starts with no cause id "
+                                                "of the catalog; name it <cause id>.<what it sees>, say 'cause:', or "
+                                                "give derived facts in 'then'"))
         for key, allowed in (("phase", PHASES), ("severity", SEVERITIES), ("status", STATUSES)):
             if key in decl and decl[key] not in allowed:
-                self.problems.append(source.problem(decl.value_location(key), f"'{key}' must be one of {', '.join(allowed)}"))
+                hint = self.vocabulary.suggest(str(decl[key]), list(allowed))
+                self.problems.append(source.problem(decl.value_location(key), f"'{key}' must be one of {', '.join(allowed)}"
+                                                    + (f" (did you mean '{hint}'?)" if hint else "")))
+        # the phase of a cause is the catalog's; a rule that derives facts only says its own
+        catalog_cause = self.catalog.get(str(cause)) if cause is not None else None
+        phase = catalog_cause.phase if catalog_cause is not None else decl.get("phase")
+        if phase is None and cause is None and derives:
+            self.problems.append(source.problem(decl.location, f"rule '{rule_id}' has no 'phase' (a rule that concludes "
+                                                "no cause must say in which phase its facts matter)"))
+        if cause is not None:
+            for key in ("severity", "certainty"):
+                if key not in decl:
+                    self.problems.append(source.problem(decl.location, f"rule '{rule_id}' has no '{key}'"))
         certainty = decl.get("certainty")
         if "certainty" in decl and (isinstance(certainty, bool) or not isinstance(certainty, (int, float)) or not -1 <= certainty <= 1):
             self.problems.append(source.problem(decl.value_location("certainty"), "'certainty' must be a number from -1 to 1"))
@@ -292,12 +333,15 @@ class _Loader:
         if len(self.problems) > start or when is None:
             return None
         return Rule(
-            id=str(rule_id), title=str(title).strip(), cause=cause, phase=str(decl["phase"]), severity=str(decl["severity"]),
-            certainty=float(certainty or 0), status=str(decl["status"]), when=when, fix=fix, references=tuple(references),
+            id=str(rule_id), title=str(title).strip(), cause=cause, phase=str(phase),
+            severity=str(decl.get("severity", DERIVED_SEVERITY)), certainty=float(certainty or 0),
+            status=str(decl.get("status", DEFAULT_STATUS)), when=when, fix=fix, references=tuple(references),
             description=str(decl.get("description", "")), for_var=for_var, for_collection=for_collection,
             applies_to=applies_to, then=tuple(then), tests=tests,
             signatures=tuple(str(s) for s in (decl.get("signatures") or {})), origin=origin, location=decl.location,
-            overrides=bool(overrides), fix_names=fix_templates.template_names(fix) if fix else frozenset())
+            overrides=bool(overrides), fix_names=fix_templates.template_names(fix) if fix else frozenset(),
+            declared={key: written.key_location(key) for key in written}, inferred_cause=inferred,
+            stated_phase=str(decl["phase"]) if "phase" in decl else None)
 
     def tests(self, decl: LocatedMap, source: SourceText) -> tuple[RuleTest, ...]:
         raw = decl.get("tests", [])
@@ -448,8 +492,9 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
         elif not isinstance(rules, LocatedList):
             loader.problems.append(source.problem(data.value_location("rules"), "'rules' must be a list"))
             rules = LocatedList()
+        defaults = loader.defaults(data, source)
         for index, decl in enumerate(rules):
-            rule = loader.rule(decl, source, rules.item_location(index), origin)
+            rule = loader.rule(decl, source, rules.item_location(index), origin, defaults)
             if rule is None:
                 continue
             if rule.id in seen and not (origin != "builtin" and rule.overrides and rule.id in builtin_rules):

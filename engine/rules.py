@@ -16,6 +16,9 @@ from .versions import VersionRange
 PHASES = ("environment", "data", "training", "inference")
 SEVERITIES = ("error", "warning", "info")
 STATUSES = ("experimental", "stable", "deprecated")
+DEFAULT_STATUS = "stable"
+#: the severity of a rule that only derives facts (it concludes no cause, so nobody sees it)
+DERIVED_SEVERITY = "info"
 # applies_to keys and the version facts they are checked against
 VERSIONED_PACKAGES: Mapping[str, str] = {"nnunetv2": "nnunet.version", "torch": "torch.version",
                                          "python": "python.version"}
@@ -63,6 +66,12 @@ class Rule:
     #: top-level names the fix template uses (``run`` for ``{{ run.dataset_id }}``): derived facts it shows must
     #: be asserted before it renders
     fix_names: frozenset[str] = frozenset()
+    #: the keys written in the rule itself (not given by the file's defaults nor inferred), with their place
+    declared: Mapping[str, Location] = field(default_factory=dict)
+    #: the cause the id names (its longest prefix in the catalog); None for a rule that derives facts
+    inferred_cause: str | None = None
+    #: the phase the rule (or its file's defaults) states; the rule's phase is its cause's phase in the catalog
+    stated_phase: str | None = None
 
     @property
     def facts_read(self) -> frozenset[str]:

@@ -1,0 +1,100 @@
+"""The short rule format: file defaults, the cause from the id, the phase from the catalog, derived-fact rules
+without boilerplate; and old-format files keep loading unchanged."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nnunet_doctor.engine.errors import RuleLoadError
+from nnunet_doctor.engine.loader import load_rule_pack
+
+SHORT = """\
+signatures:
+  oom: {anchors: ["out of memory"]}
+defaults:
+  severity: warning
+rules:
+  - id: train.gpu_oom.site_short
+    title: Short
+    certainty: 0.5
+    when: match.oom
+    fix: reduce the batch size
+  - id: train.gpu_oom.site_error
+    title: Says its own severity
+    severity: error
+    certainty: 0.6
+    when: match.oom
+    fix: reduce the batch size
+"""
+
+OLD = """\
+signatures:
+  oom: {anchors: ["out of memory"]}
+rules:
+  - id: site.old_format
+    title: Old
+    cause: train.gpu_oom
+    phase: data
+    severity: error
+    certainty: 0.5
+    status: experimental
+    when: match.oom
+    fix: reduce the batch size
+"""
+
+
+def load(tmp_path: Path, text: str):
+    (tmp_path / "site.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return load_rule_pack([tmp_path], builtin=False)
+
+
+def test_defaults_cause_from_the_id_phase_from_the_catalog(tmp_path: Path) -> None:
+    pack = load(tmp_path, SHORT)
+    short, own = pack.rule("train.gpu_oom.site_short"), pack.rule("train.gpu_oom.site_error")
+    assert (short.cause, short.phase, short.severity, short.status) == ("train.gpu_oom", "training", "warning", "stable")
+    assert own.severity == "error" and set(short.declared) == {"id", "title", "certainty", "when", "fix"}
+
+
+def test_an_old_format_rule_loads_as_before(tmp_path: Path) -> None:
+    rule = load(tmp_path, OLD).rule("site.old_format")
+    assert (rule.cause, rule.severity, rule.status, rule.stated_phase) == ("train.gpu_oom", "error", "experimental", "data")
+    assert rule.phase == "training"  # the catalog's phase is the rule's; the lint says the stated one disagrees
+
+
+def test_derived_fact_rules_need_no_severity_certainty_or_status(tmp_path: Path) -> None:
+    (tmp_path / "site.facts.yaml").write_text("probe: rules\nsettled_by: a log\nfacts:\n  site.flag: {type: int, "
+                                              "description: a flag}\n", encoding="utf-8")
+    rule = load(tmp_path, """\
+        signatures:
+          oom: {anchors: ["out of memory"]}
+        rules:
+          - id: site.flag.known
+            title: A derived fact
+            phase: environment
+            when: match.oom
+            then: {site.flag: 3}
+        """).rule("site.flag.known")
+    assert (rule.cause, rule.severity, rule.certainty, rule.status) == (None, "info", 0.0, "stable")
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(RuleLoadError) as caught:
+        load(tmp_path, text)
+    return [f"{p.location}: {p.message}".replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+
+
+def test_an_id_naming_no_cause_says_how_to_fix_it(tmp_path: Path) -> None:
+    assert problems(tmp_path, SHORT.replace("train.gpu_oom.site_short", "site.nothing")) == [
+        "site.yaml:6:9: rule 'site.nothing' concludes no cause: its id starts with no cause id of the catalog; "
+        "name it <cause id>.<what it sees>, say 'cause:', or give derived facts in 'then'"]
+
+
+def test_a_misspelt_status_gets_a_suggestion_and_bad_defaults_their_place(tmp_path: Path) -> None:
+    text = SHORT.replace("  severity: warning", "  severity: warning\n  status: stabel\n  colour: red")
+    assert problems(tmp_path, text) == [
+        "site.yaml:5:11: 'status' must be one of experimental, stable, deprecated (did you mean 'stable'?)",
+        "site.yaml:5:11: 'status' must be one of experimental, stable, deprecated (did you mean 'stable'?)",
+        "site.yaml:6:3: unknown key 'colour' in defaults (allowed: applies_to, cause, certainty, phase, references, "
+        "severity, status)"]
