@@ -6,6 +6,7 @@ Exit codes: 0 nothing found (no cause reaches medium certainty), 1 causes found,
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import traceback
@@ -185,20 +186,48 @@ def rules_list(rule_dirs: tuple[Path, ...]) -> None:
 
 @rules.command("check")
 @_rules_option
-def rules_check(rule_dirs: tuple[Path, ...]) -> None:
-    """Validate every rule file; print every problem as file:line:col."""
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+              help="Exit 1 when a validator reports an issue of this severity or worse.")
+@click.option("--skip", "skipped", multiple=True, metavar="VALIDATOR", help="Switch a validator off (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_check(rule_dirs: tuple[Path, ...], fail_on: str, skipped: tuple[str, ...], fmt: str) -> None:
+    """Validate every rule file (errors as file:line:col), then lint the pack: every validator's issues with
+    their severity (`--skip NAME` switches one off; `diagnose rules check --format json` lists them all)."""
+    from nnunet_doctor.engine.errors import Location
+    from nnunet_doctor.engine.validators import ISSUE_SEVERITIES, VALIDATORS, validate
+
     pack = _pack(rule_dirs)
-    click.echo(f"ok: {len(pack.rules)} rules, {len(pack.signatures)} signatures, {len(pack.vocabulary.specs)} facts, "
+    try:
+        issues = validate(pack, skip=skipped)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--skip") from None
+    worst = ISSUE_SEVERITIES[: ISSUE_SEVERITIES.index(fail_on) + 1]
+    failing = [issue for issue in issues if issue.severity in worst]
+    counts = {severity: sum(1 for i in issues if i.severity == severity) for severity in ISSUE_SEVERITIES}
+    summary = (f"{len(pack.rules)} rules, {len(pack.signatures)} signatures, {len(pack.vocabulary.specs)} facts, "
                f"{len(pack.catalog.causes)} causes (rule pack {pack.version})")
+    if fmt == "json":
+        click.echo(json.dumps({"ok": not failing, "summary": summary, "counts": counts,
+                               "validators": {name: {"severity": cls.severity, "description": cls.description}
+                                              for name, cls in sorted(VALIDATORS.items()) if name not in skipped},
+                               "issues": [issue.as_dict() for issue in issues]}, indent=2))
+    else:
+        click.echo(("ok: " if not failing else f"{len(failing)} issues at or above {fail_on}: ") + summary + "; "
+                   + ", ".join(f"{severity} {count}" for severity, count in counts.items()))
+        for issue in sorted(issues, key=lambda i: (ISSUE_SEVERITIES.index(i.severity), i.location or Location("", 0, 0))):
+            click.echo(issue.format())
+    if failing:
+        raise click.exceptions.Exit(EXIT_FOUND)
 
 
 @rules.command("test")
 @_rules_option
 @click.argument("rule_ids", nargs=-1)
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
-def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: bool, fmt: str) -> None:
     """Run the tests every rule carries, and the healthy corpus (successful runs where no cause may reach
-    medium certainty); print true/false positives/negatives per rule."""
+    medium certainty). Failures come first; then true/false positives/negatives per rule and known misses (todo)."""
     from .testing import check_healthy_corpus, run_rule_tests
 
     pack = _pack(rule_dirs)
@@ -208,29 +237,45 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
         counts = per_rule.setdefault(outcome.rule.id, {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
         counts[outcome.kind] += 1
     failures = [o for o in outcomes if not o.passed]
-    click.echo(f"{'rule':<48} {'TP':>3} {'FP':>3} {'FN':>3} {'TN':>3}")
+    todo = [o for o in outcomes if o.state == "todo"]
+    untested = [rule.id for rule in pack.rules if not rule.tests and (not rule_ids or rule.id in rule_ids)]
+    healthy = check_healthy_corpus(pack) if not rule_ids else []
+    alarms = [result for result in healthy if result.alarms]
+    if fmt == "json":
+        click.echo(json.dumps({
+            "ok": not (failures or untested or alarms), "passed": len(outcomes) - len(failures), "total": len(outcomes),
+            "failures": [o.as_dict() for o in failures], "todo": [o.as_dict() for o in todo],
+            "rules": per_rule, "untested": untested,
+            "healthy": [{"path": str(r.path), "alarms": [list(a) for a in r.alarms]} for r in healthy]}, indent=2))
+        if failures or untested or alarms:
+            raise click.exceptions.Exit(EXIT_FOUND)
+        return
+    for outcome in failures:
+        where = f"{outcome.test.location}" if outcome.test.location else outcome.rule.id
+        explained = outcome.explain()
+        first = explained[0] if explained else ""
+        joint = " " if first.startswith(("should fire", "fired but")) else ": "
+        click.echo(f"{where}: {outcome.rule.id}: test '{outcome.test.name}'{joint}{first}".rstrip())
+        for line in explained[1:]:
+            click.echo("    " + line.replace("\n", "\n    "))
+    for alarm in alarms:
+        found = ", ".join(f"{cause} {certainty:.2f} (rule {rule})" for cause, certainty, rule in alarm.alarms)
+        click.echo(f"{alarm.path}: false alarm on a successful run: {found}")
+    if failures or verbose:
+        click.echo(f"{'rule':<48} {'TP':>3} {'FP':>3} {'FN':>3} {'TN':>3}")
     for rule_id, counts in sorted(per_rule.items()):
         bad = counts["fp"] or counts["fn"]
         if verbose or bad:
             click.echo(f"{rule_id:<48} {counts['tp']:>3} {counts['fp']:>3} {counts['fn']:>3} {counts['tn']:>3}"
-                       + ("  FAILED" if bad else ""))
-    for outcome in failures:
-        where = f"{outcome.test.location}" if outcome.test.location else outcome.rule.id
-        what = {"fn": "should fire but did not", "fp": "fired but should stay quiet"}.get(outcome.kind, "")
-        click.echo(f"{where}: {outcome.rule.id}: test '{outcome.test.name}' {what}".rstrip())
-        for finding in outcome.findings:
-            click.echo(f"    {finding}")
-    untested = [rule.id for rule in pack.rules if not rule.tests and (not rule_ids or rule.id in rule_ids)]
+                       + ("  FAILED" if any(o.rule.id == rule_id for o in failures) else "  todo" if bad else ""))
+    for outcome in todo:
+        click.echo(f"{outcome.test.location or outcome.rule.id}: {outcome.rule.id}: test '{outcome.test.name}' is a "
+                   f"known miss (todo: {outcome.test.todo})")
     total = len(outcomes)
     click.echo(f"{total - len(failures)}/{total} rule tests passed over {len(per_rule)} rules"
+               + (f" ({len(todo)} known misses)" if todo else "")
                + (f"; {len(untested)} rules without tests: {', '.join(untested)}" if untested else ""))
-    alarms = []
     if not rule_ids:
-        healthy = check_healthy_corpus(pack)
-        alarms = [result for result in healthy if result.alarms]
-        for alarm in alarms:
-            found = ", ".join(f"{cause} {certainty:.2f} (rule {rule})" for cause, certainty, rule in alarm.alarms)
-            click.echo(f"{alarm.path}: false alarm on a successful run: {found}")
         click.echo(f"healthy corpus: {len(healthy) - len(alarms)}/{len(healthy)} successful runs without a cause "
                    "at or above medium certainty")
     if failures or untested or alarms:

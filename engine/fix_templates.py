@@ -25,7 +25,7 @@ import shlex
 from functools import lru_cache
 from typing import Any, Mapping
 
-from jinja2 import TemplateSyntaxError, Undefined, meta, pass_context
+from jinja2 import TemplateSyntaxError, Undefined, meta, nodes, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -160,11 +160,13 @@ def template_names(source: str) -> frozenset[str]:
     """The top-level names a template reads (``env`` for ``{{ env.nnUNet_raw }}``, ``run`` for
     ``{{ dataset_id() }}``); empty if it does not parse."""
     try:
-        names = set(meta.find_undeclared_variables(environment().parse(source)))
+        parsed = environment().parse(source)
     except TemplateSyntaxError:
         return frozenset()
-    for macro in names & set(MACRO_READS):
-        names |= set(MACRO_READS[macro])
+    names = set(meta.find_undeclared_variables(parsed))  # macros are globals: not among these
+    for call in parsed.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name in MACRO_READS:
+            names |= {call.node.name, *MACRO_READS[call.node.name]}
     return frozenset(names)
 
 

@@ -40,7 +40,7 @@ _REQUIRED_RULE_KEYS = ("id", "title", "when")
 #: keys a file's ``defaults:`` may give every rule of the file (a rule's own value wins)
 _DEFAULT_KEYS = {"cause", "phase", "severity", "certainty", "status", "applies_to", "references"}
 _SIGNATURE_KEYS = {"anchors", "regex", "fuzzy", "window", "ignore_case", "fields", "description"}
-_TEST_KEYS = {"name", "log", "facts", "expect"}
+_TEST_KEYS = {"name", "log", "facts", "expect", "evidence", "fix_contains", "todo"}
 _RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _SIGNATURE_ID = re.compile(r"^[a-z0-9_]+$")
 _FOR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\s*$")
@@ -376,9 +376,36 @@ class _Loader:
                     self.problems.append(source.problem(where, f"rule test: {error}"))
             if log is None and not facts:
                 self.problems.append(source.problem(location, "a rule test needs a 'log' and/or 'facts'"))
+            evidence = _listed(item.get("evidence", []))
+            if not all(isinstance(e, (int, str)) and not isinstance(e, bool) for e in evidence):
+                self.problems.append(source.problem(item.value_location("evidence"), "'evidence' must list log line numbers "
+                                                    "(1 is the first line of 'log') or text of those lines"))
+                evidence = []
+            lines = (log or "").splitlines()
+            for line in (e for e in evidence if isinstance(e, int)):
+                if not 1 <= line <= len(lines):
+                    self.problems.append(source.problem(item.value_location("evidence"), f"'evidence': the test's log "
+                                                        f"has no line {line} (it has {len(lines)})"))
+            fix_contains = _listed(item.get("fix_contains", []))
+            if not all(isinstance(text, str) and text for text in fix_contains):
+                self.problems.append(source.problem(item.value_location("fix_contains"), "'fix_contains' must be a text "
+                                                    "or a list of texts the rendered fix contains"))
+                fix_contains = []
+            if (evidence or fix_contains) and expect != "fire":
+                self.problems.append(source.problem(location, "'evidence' and 'fix_contains' need 'expect: fire'"))
+            todo = item.get("todo")
+            if todo is not None and (not isinstance(todo, str) or not todo.strip()):
+                self.problems.append(source.problem(item.value_location("todo"), "'todo' says why the rule misses "
+                                                    "this case today (a non-empty text)"))
+                todo = None
             tests.append(RuleTest(str(item.get("name", f"test {index + 1}")), str(expect), log,
-                                  {k: _plain(v) for k, v in facts.items()}, location))
+                                  {k: _plain(v) for k, v in facts.items()}, location, tuple(evidence),
+                                  tuple(str(t) for t in fix_contains), todo))
         return tuple(tests)
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _plain(value: Any) -> Any:

@@ -33,6 +33,12 @@ class RuleTest:
     log: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
     location: Location | None = None
+    #: log lines (1-based numbers, or text they contain) that must be among the firing's evidence
+    evidence: tuple[int | str, ...] = ()
+    #: text the rendered fix must contain
+    fix_contains: tuple[str, ...] = ()
+    #: a known miss, with why: the test is expected to fail until the rule is improved
+    todo: str | None = None
 
 
 @dataclass(frozen=True)

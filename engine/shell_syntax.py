@@ -9,6 +9,8 @@ unknown shell gets bash syntax, the most common one:
 'echo \\'export nnUNet_raw="/path/to/nnUNet_raw"\\' >> ~/.zshrc'
 >>> set_var("nnUNet_compile", "f", "powershell")
 '$env:nnUNet_compile = "f"'
+>>> set_var("nnUNet_n_proc_DA", 4)
+'export nnUNet_n_proc_DA=4'
 """
 from __future__ import annotations
 
@@ -30,17 +32,19 @@ def _value(name: str, value: Any, shell: str) -> str:
 
 
 #: per shell: the command that sets a variable in this terminal, and the one that keeps it for new terminals
-_SET = {"fish": 'set -gx {name} "{value}"', "powershell": '$env:{name} = "{value}"', "cmd": "set {name}={value}",
-        "posix": 'export {name}="{value}"'}
-_PERSIST = {"fish": 'set -Ux {name} "{value}"', "cmd": 'setx {name} "{value}"',
+#: ({q} is a double quote, left out for a number: ``export nnUNet_n_proc_DA=4``)
+_SET = {"fish": 'set -gx {name} {q}{value}{q}', "powershell": '$env:{name} = "{value}"', "cmd": "set {name}={value}",
+        "posix": 'export {name}={q}{value}{q}'}
+_PERSIST = {"fish": 'set -Ux {name} {q}{value}{q}', "cmd": 'setx {name} {q}{value}{q}',
             "powershell": '[Environment]::SetEnvironmentVariable("{name}", "{value}", "User")',
-            "posix": "echo 'export {name}=\"{value}\"' >> {rc_file}"}
+            "posix": "echo 'export {name}={q}{value}{q}' >> {rc_file}"}
 
 
 def _command(table: dict[str, str], name: str, value: Any, shell: Any) -> str:
     shell = _shell(shell)
+    number = isinstance(value, int) and not isinstance(value, bool)
     return table.get(shell, table["posix"]).format(name=name, value=_value(name, value, shell),
-                                                   rc_file=_RC_FILES.get(shell, ""))
+                                                   rc_file=_RC_FILES.get(shell, ""), q="" if number else '"')
 
 
 def set_var(name: str, value: Any = None, shell: Any = None) -> str:

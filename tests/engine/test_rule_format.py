@@ -98,3 +98,43 @@ def test_a_misspelt_status_gets_a_suggestion_and_bad_defaults_their_place(tmp_pa
         "site.yaml:5:11: 'status' must be one of experimental, stable, deprecated (did you mean 'stable'?)",
         "site.yaml:6:3: unknown key 'colour' in defaults (allowed: applies_to, cause, certainty, phase, references, "
         "severity, status)"]
+
+
+ANNOTATED = """\
+signatures:
+  oom: {anchors: ["out of memory"]}
+defaults: {severity: error}
+rules:
+  - id: train.gpu_oom.site_annotated
+    title: Annotated tests
+    certainty: 0.5
+    when: match.oom
+    fix: "{{ set_var('PYTORCH_CUDA_ALLOC_CONF', 'expandable_segments:True') }}"
+    tests:
+      - {name: right line and fix, log: "Epoch 1\\nCUDA out of memory", expect: fire, evidence: [2], fix_contains: export}
+      - {name: wrong line, log: "Epoch 1\\nCUDA out of memory", expect: fire, evidence: [1]}
+      - {name: cmd words, log: "CUDA out of memory", facts: {env.shell: cmd}, expect: fire, fix_contains: "export"}
+      - {name: known miss, log: "OOM", expect: fire, todo: the short form is not recognised yet}
+      - {name: fixed miss, log: "Epoch 3", expect: quiet, todo: was a false alarm}
+"""
+
+
+def test_rule_tests_check_evidence_lines_the_rendered_fix_and_known_misses(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from nnunet_doctor.cli import main
+
+    (tmp_path / "site.yaml").write_text(ANNOTATED, encoding="utf-8")
+    result = CliRunner().invoke(main, ["rules", "test", "--rules", str(tmp_path), "--format", "json",
+                                       "train.gpu_oom.site_annotated"])
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and (report["passed"], report["total"]) == (2, 5)
+    failures = {f["test"]: f["problems"] for f in report["failures"]}
+    assert failures["wrong line"] == ["log line 1 is not in the evidence (evidence lines: [2])"]
+    assert failures["cmd words"][0].startswith("the fix does not contain 'export'; it reads:\nset PYTORCH_CUDA_ALLOC_CONF=")
+    assert failures["fixed miss"] == ["passes now: remove its 'todo: was a false alarm'"]
+    assert [t["test"] for t in report["todo"]] == ["known miss"]
+    text = CliRunner().invoke(main, ["rules", "test", "--rules", str(tmp_path), "train.gpu_oom.site_annotated"]).output
+    assert text.index("test 'wrong line'") < text.index("known miss (todo:") < text.index("2/5 rule tests passed")
