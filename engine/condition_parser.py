@@ -17,6 +17,7 @@ evaluates Python: there is no attribute access beyond declared fact fields.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Mapping
@@ -207,6 +208,10 @@ class _Compiler:
                 break
             names.append(part)
         resolved = self.vocabulary.resolve_prefix(names)
+        if resolved is None and head in _binders(self.text):
+            self.problem(tree, f"'{head}' is bound only inside its quantifier's body, which ends at the first 'and' or "
+                               f"'or' outside parentheses: write any {head} in C: (... and ...)")
+            return Literal(span, None)
         if resolved is None:
             dotted = ".".join(names)
             hint = self.vocabulary.suggest(dotted)
@@ -244,6 +249,11 @@ class _Compiler:
 def _token(child: Tree | Token) -> Token:
     assert isinstance(child, Token)
     return child
+
+
+def _binders(text: str) -> set[str]:
+    """The variables quantifiers and aggregates of a condition bind (``g`` in ``any g in gpu: ...``)."""
+    return set(re.findall(r"\b(?:any|all|count|sum|min|max|avg)\s*\(?\s*([A-Za-z_]\w*)\s+in\b", text))
 
 
 def compile_condition(text: str, vocabulary: Vocabulary,

@@ -122,7 +122,7 @@ class DuplicateAnchor(Validator):
 
     def finalize(self, pack: RulePack) -> Iterable[Issue]:
         first: dict[str, str] = {}
-        for signature in pack.signatures:
+        for signature in sorted(pack.signatures, key=lambda s: s.location or Location("", 0, 0)):
             for anchor in signature.anchors:
                 key = anchor.lower() if signature.ignore_case else anchor
                 if key in first and first[key] != signature.id:

@@ -138,3 +138,11 @@ def test_rule_tests_check_evidence_lines_the_rendered_fix_and_known_misses(tmp_p
     assert [t["test"] for t in report["todo"]] == ["known miss"]
     text = CliRunner().invoke(main, ["rules", "test", "--rules", str(tmp_path), "train.gpu_oom.site_annotated"]).output
     assert text.index("test 'wrong line'") < text.index("known miss (todo:") < text.index("2/5 rule tests passed")
+
+
+def test_a_quantifier_body_cut_short_by_and_says_to_use_parentheses(tmp_path: Path) -> None:
+    text = SHORT.replace("when: match.oom\n    fix: reduce the batch size\n  - id: train.gpu_oom.site_error",
+                         "when: 'any m in match.oom: m.line > 1 and m.text'\n    fix: f\n  - id: train.gpu_oom.site_error")
+    assert problems(tmp_path, text) == [
+        "site.yaml:9:47: 'when': 'm' is bound only inside its quantifier's body, which ends at the first 'and' or 'or' "
+        "outside parentheses: write any m in C: (... and ...)"]
