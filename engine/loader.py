@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from . import fix_templates
 from .causes import CauseCatalog
@@ -34,7 +34,7 @@ CATALOG_FILE = "causes.yaml"
 VOCABULARY_SUFFIX = ".facts.yaml"
 
 _FILE_KEYS = {"rules", "signatures", "causes", "disable", "description", "not_diagnosable", "defaults"}
-_RULE_KEYS = {"id", "title", "cause", "phase", "severity", "certainty", "status", "when", "for", "fix",
+_RULE_KEYS = {"id", "title", "cause", "phase", "severity", "certainty", "status", "when", "where", "for", "fix",
               "references", "applies_to", "then", "tests", "signatures", "description", "overrides"}
 _REQUIRED_RULE_KEYS = ("id", "title", "when")
 #: keys a file's ``defaults:`` may give every rule of the file (a rule's own value wins)
@@ -176,18 +176,45 @@ class _Loader:
 
     # -- rules -----------------------------------------------------------------------------------------
     def condition(self, text: Any, source: SourceText, mapping: LocatedMap, key: str, what: str,
-                  scope: Mapping[str, FactSpec] | None = None) -> Condition | None:
+                  scope: Mapping[str, FactSpec] | None = None, parts: Mapping[str, str] | None = None) -> Condition | None:
         if isinstance(text, bool) or isinstance(text, (int, float)):
             text = str(text).lower() if isinstance(text, bool) else str(text)
         if not isinstance(text, str) or not text.strip():
             self.problems.append(source.problem(mapping.value_location(key), f"{what} must be a non-empty condition string"))
             return None
-        condition, problems = compile_condition(text, self.vocabulary, scope)
+        expanded, original_offset = expand_parts(text, parts or {})
+        condition, problems = compile_condition(expanded, self.vocabulary, scope)
         span = mapping.spans.get(key)
         for problem in problems:
-            location = map_offset_into_scalar(source, span, text, problem.offset) if span else mapping.value_location(key)
+            offset = original_offset(problem.offset)
+            location = map_offset_into_scalar(source, span, text, offset) if span else mapping.value_location(key)
             self.problems.append(source.problem(location, f"{what}: {problem.message}"))
         return condition
+
+    def parts(self, decl: LocatedMap, source: SourceText, scope: Mapping[str, FactSpec]) -> dict[str, str]:
+        """A rule's ``where:`` block: named sub-conditions its ``when`` (and ``then``) use by name."""
+        raw = decl.get("where")
+        if raw is None:
+            return {}
+        if not isinstance(raw, LocatedMap):
+            self.problems.append(source.problem(decl.value_location("where"), "'where' must map names to conditions"))
+            return {}
+        parts: dict[str, str] = {}
+        heads = {name.split(".", 1)[0] for name in self.vocabulary.specs}
+        # a part may use the variables the quantifiers of 'when' bind (``b.line != a.line``)
+        scope = dict(scope)
+        for variable, collection in _QUANTIFIED.findall(str(decl.get("when", ""))):
+            spec = self.vocabulary.specs.get(collection)
+            if spec is not None and spec.is_collection:
+                scope.setdefault(variable, spec)
+        for name, text in raw.items():
+            if not _PART_NAME.match(name) or name in _KEYWORDS or name in heads or name in scope:
+                self.problems.append(source.problem(raw.key_location(name), f"'{name}' cannot name a sub-condition: use "
+                                                    "lowercase letters, digits and _, and no keyword or fact namespace"))
+                continue
+            compiled = self.condition(text, source, raw, name, f"'where: {name}'", scope, parts)
+            parts[name] = compiled.text if compiled is not None else "true"  # a broken part: reported once, above
+        return parts
 
     def defaults(self, data: LocatedMap, source: SourceText) -> LocatedMap:
         """A file's ``defaults:`` block (what its rules share), checked for its keys."""
@@ -286,7 +313,8 @@ class _Loader:
                         scope[for_var] = root.spec
                     else:
                         self.problems.append(source.problem(decl.value_location("for"), f"'{match.group(2)}' is not a collection fact"))
-        when = self.condition(decl.get("when"), source, decl, "when", "'when'", scope) if "when" in decl else None
+        parts = self.parts(decl, source, scope)
+        when = self.condition(decl.get("when"), source, decl, "when", "'when'", scope, parts) if "when" in decl else None
         if when is not None and isinstance(when.root, Literal) and not isinstance(when.root.value, bool):
             self.problems.append(source.problem(decl.value_location("when"), f"'when' is the constant {when.root.value!r}, "
                                                 "which is always true or false (quotes inside a 'when: |' block?)"))
@@ -302,7 +330,7 @@ class _Loader:
                     hint = self.vocabulary.suggest(name)
                     self.problems.append(source.problem(raw_then.key_location(name), f"derived fact '{name}' is not in the vocabulary" + (f" (did you mean '{hint}'?)" if hint else "")))
                     continue
-                compiled = self.condition(expression, source, raw_then, name, f"'then: {name}'")
+                compiled = self.condition(expression, source, raw_then, name, f"'then: {name}'", parts=parts)
                 if compiled is not None:
                     then.append(DerivedFact(name, compiled))
         fix = decl.get("fix", "")
@@ -402,6 +430,56 @@ class _Loader:
                                   {k: _plain(v) for k, v in facts.items()}, location, tuple(evidence),
                                   tuple(str(t) for t in fix_contains), todo))
         return tuple(tests)
+
+
+_PART_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_QUANTIFIED = re.compile(r"\b(?:any|all|count|sum|min|max|avg)\s*\(?\s*([A-Za-z_]\w*)\s+in\s+([A-Za-z_][\w.]*)")
+_KEYWORDS = {"and", "or", "not", "in", "any", "all", "exists", "unknown", "true", "false", "null", "contains",
+             "matches", "count", "sum", "min", "max", "avg"}
+_WORD_OR_STRING = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|(?<![\w.])[A-Za-z_]\w*(?![\w.(\[])""")
+
+
+def expand_parts(text: str, parts: Mapping[str, str]) -> tuple[str, Callable[[int], int]]:
+    """Replace the names of sub-conditions by their parenthesised text; returns the expanded condition and a
+    function mapping an offset in it back to the original text (into a replaced name: the name's start).
+
+    >>> expand_parts("oom and not conf", {"oom": "match.cuda_oom", "conf": "exists env.X"})[0]
+    '(match.cuda_oom) and not (exists env.X)'
+    """
+    if not parts:
+        return text, lambda offset: offset
+    out: list[str] = []
+    segments: list[tuple[int, int, int]] = []  # (expanded start, expanded end, original start) of replacements
+    position = length = 0
+    for match in _WORD_OR_STRING.finditer(text):
+        word = match.group()
+        if word not in parts:
+            continue
+        out.append(text[position:match.start()])
+        length += match.start() - position
+        replacement = f"({parts[word]})"
+        segments.append((length, length + len(replacement), match.start()))
+        out.append(replacement)
+        length += len(replacement)
+        position = match.end()
+    out.append(text[position:])
+
+    def original(offset: int) -> int:
+        shift = 0
+        for start, end, source_start in segments:
+            if offset < start:
+                break
+            if offset < end:
+                return source_start
+            shift = end - (source_start + _name_length(text, source_start))
+        return offset - shift
+
+    return "".join(out), original
+
+
+def _name_length(text: str, start: int) -> int:
+    match = re.match(r"\w+", text[start:])
+    return len(match.group()) if match else 0
 
 
 def _listed(value: Any) -> list[Any]:

@@ -146,3 +146,48 @@ def test_a_quantifier_body_cut_short_by_and_says_to_use_parentheses(tmp_path: Pa
     assert problems(tmp_path, text) == [
         "site.yaml:9:47: 'when': 'm' is bound only inside its quantifier's body, which ends at the first 'and' or 'or' "
         "outside parentheses: write any m in C: (... and ...)"]
+
+
+NAMED = """\
+signatures:
+  oom: {anchors: ["out of memory"]}
+  alloc: {anchors: ["Tried to allocate"]}
+defaults: {severity: error}
+rules:
+  - id: train.gpu_oom.site_named
+    title: Named parts
+    certainty: 0.5
+    where:
+      oom_seen: 'any m in match.oom: (m.line > 0 and m.text contains "CUDA")'
+      sized: match.alloc
+    when: oom_seen and not sized
+    fix: f
+    tests:
+      - {log: "CUDA out of memory", expect: fire}
+      - {log: "CUDA out of memory. Tried to allocate 2 GiB", expect: quiet}
+"""
+
+
+def test_named_sub_conditions_read_as_parts_and_errors_point_into_them(tmp_path: Path) -> None:
+    from nnunet_doctor.testing import run_rule_tests
+
+    pack = load(tmp_path, NAMED)
+    assert [o.passed for o in run_rule_tests(pack)] == [True, True]
+    assert problems(tmp_path, NAMED.replace("sized: match.alloc", "sized: match.aloc").replace(
+        "when: oom_seen and not sized", "when: oom_seen and not sized and env.shel")) == [
+        "site.yaml:11:14: 'where: sized': unknown fact 'match.aloc' (did you mean 'match.alloc'?)",
+        "site.yaml:12:38: 'when': unknown fact 'env.shel' (did you mean 'env.shell'?)"]
+
+
+def test_the_json_schema_knows_exactly_the_keys_the_loader_reads() -> None:
+    import json
+
+    from nnunet_doctor.engine import loader
+
+    schema = json.loads((Path(loader.__file__).parent / "rules.schema.json").read_text(encoding="utf-8"))
+    rule = schema["$defs"]["rule"]["properties"]
+    assert set(schema["properties"]) == loader._FILE_KEYS
+    assert set(schema["properties"]["defaults"]["properties"]) == loader._DEFAULT_KEYS
+    assert set(rule) == loader._RULE_KEYS
+    assert set(rule["tests"]["items"]["properties"]) == loader._TEST_KEYS
+    assert set(schema["$defs"]["signature"]["properties"]) == loader._SIGNATURE_KEYS
