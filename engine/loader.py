@@ -369,7 +369,9 @@ class _Loader:
             signatures=tuple(str(s) for s in (decl.get("signatures") or {})), origin=origin, location=decl.location,
             overrides=bool(overrides), fix_names=fix_templates.template_names(fix) if fix else frozenset(),
             declared={key: written.key_location(key) for key in written}, inferred_cause=inferred,
-            stated_phase=str(decl["phase"]) if "phase" in decl else None)
+            stated_phase=str(decl["phase"]) if "phase" in decl else None,
+            where={name: str(text) for name, text in (decl.get("where") or {}).items()},
+            when_written=str(decl.get("when", "")))
 
     def tests(self, decl: LocatedMap, source: SourceText) -> tuple[RuleTest, ...]:
         raw = decl.get("tests", [])

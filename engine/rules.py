@@ -78,6 +78,10 @@ class Rule:
     inferred_cause: str | None = None
     #: the phase the rule (or its file's defaults) states; the rule's phase is its cause's phase in the catalog
     stated_phase: str | None = None
+    #: named sub-conditions (``where:``), as written; ``when.text`` has them expanded
+    where: Mapping[str, str] = field(default_factory=dict)
+    #: the condition as written (with the names of its parts)
+    when_written: str = ""
 
     @property
     def facts_read(self) -> frozenset[str]:

@@ -170,10 +170,12 @@ class LongCondition(Validator):
     description = f"a condition over {MAX_CONDITION_LENGTH} characters: name its parts (where:)"
 
     def check_rule(self, rule: Rule, pack: RulePack) -> Iterable[Issue]:
-        length = len(" ".join(rule.when.text.split()))
-        if length > MAX_CONDITION_LENGTH:
-            yield self.issue(_where(rule, "when"), f"the condition is {length} characters long (over "
-                                                   f"{MAX_CONDITION_LENGTH}): name its parts under 'where:'")
+        for what, text in [("the condition", rule.when_written or rule.when.text),
+                           *((f"the part '{name}'", text) for name, text in rule.where.items())]:
+            length = len(" ".join(text.split()))
+            if length > MAX_CONDITION_LENGTH:
+                yield self.issue(_where(rule, "when"), f"{what} is {length} characters long (over "
+                                                       f"{MAX_CONDITION_LENGTH}): name its parts under 'where:'")
 
 
 class Untested(Validator):

@@ -19,6 +19,10 @@ WINDOWS_LOG = LOG.replace("/home/user/venvs/nnunet/bin/", "C:\\Users\\user\\venv
     "/home/user/venvs/nnunet/lib/python3.11/site-packages/", "C:\\Users\\user\\venvs\\nnunet\\Lib\\site-packages\\")
 
 
+FISH_LOG = "> set -gx nnUNet_n_proc_DA 4\n> nnUNetv2_plan_and_preprocess -d 3\n" + LOG
+POWERSHELL_LOG = "PS C:\\Users\\user> nnUNetv2_plan_and_preprocess -d 3\n" + WINDOWS_LOG
+
+
 @pytest.fixture(scope="module")
 def pack():
     return load_rule_pack()
@@ -38,7 +42,9 @@ def paths_fix(pack, log: str, shell: str | None = None) -> str:
     (WINDOWS_LOG, None, "set nnUNet_raw=C:\\path\\to\\nnUNet_raw", 'setx nnUNet_raw "C:\\path\\to\\nnUNet_raw"', "export"),
     (WINDOWS_LOG, "powershell", '$env:nnUNet_raw = "C:\\path\\to\\nnUNet_raw"',
      '[Environment]::SetEnvironmentVariable("nnUNet_raw", "C:\\path\\to\\nnUNet_raw", "User")', "export"),
-], ids=["bash", "zsh", "fish", "windows-cmd", "powershell"])
+    (FISH_LOG, "bash", 'set -gx nnUNet_raw "/path/to/nnUNet_raw"', "set -Ux nnUNet_raw", "export"),
+    (POWERSHELL_LOG, None, '$env:nnUNet_raw = "C:\\path\\to\\nnUNet_raw"', "[Environment]::SetEnvironmentVariable", "setx"),
+], ids=["bash", "zsh", "fish", "windows-cmd", "powershell", "fish-log", "powershell-log"])
 def test_the_paths_fix_in_each_shell(pack, log: str, shell: str | None, now: str, kept: str, never: str) -> None:
     fix = paths_fix(pack, log, shell)
     assert now in fix and kept in fix
