@@ -295,6 +295,19 @@ def rules_docs(rule_dirs: tuple[Path, ...], output: Path | None) -> None:
         raise _fail(exc) from None
 
 
+@rules.command("facts")
+@_rules_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (docs/facts.md).")
+def rules_facts(rule_dirs: tuple[Path, ...], output: Path | None) -> None:
+    """Generate the facts reference (Markdown): every fact a rule can name, its type, unit, probe and readers."""
+    from .rule_docs import render_fact_docs
+
+    try:
+        _write(render_fact_docs(_pack(rule_dirs)), output)
+    except DoctorError as exc:
+        raise _fail(exc) from None
+
+
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default="nnunet-doctor-bundle.json",
               show_default=True, help="Where to write the bundle.")
