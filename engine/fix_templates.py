@@ -21,6 +21,7 @@ Windows settles, else ``env.shell``; bash when neither is known):
 """
 from __future__ import annotations
 
+import re
 import shlex
 from functools import lru_cache
 from typing import Any, Mapping
@@ -30,7 +31,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from .facts import FactBase, Record, Unknown
-from .shell_syntax import after_persist, persist_var, set_var
+from .shell_syntax import after_persist, persist_var, quote, set_var
 
 
 class UnknownFact(Undefined):
@@ -52,7 +53,8 @@ class UnknownFact(Undefined):
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Record):
-        return {key: _plain(field) for key, field in value.fields.items()}
+        return {key: LogText(field) if key == "text" and isinstance(field, str) else _plain(field)
+                for key, field in value.fields.items()}
     if value is None:
         return UnknownFact(name="field")
     if isinstance(value, (list, tuple)):
@@ -92,8 +94,45 @@ class FactNamespace:
         return "<unknown>"
 
 
+class Quoted(str):
+    """Text a macro or the ``q`` filter made safe to paste into the user's shell (finalize leaves it alone)."""
+
+    __slots__ = ()
+
+
+class LogText(str):
+    """A line quoted from a log (a match's ``text``): shown in prose, never pasted as a command."""
+
+    __slots__ = ()
+
+
+#: what a value must not hold to be shown as it is in a fix: command substitution (``$(``, ``${``, backticks), a
+#: double quote that would end a quoted word, or a line break that would start a new command
+_PASTE_HAZARD = re.compile(r"\$[({]|`|\"|[\r\n]")
+_LOG_HAZARD = re.compile(r"\$[({]|`|[\r\n]")
+WITHHELD = "<withheld: it holds shell characters; see the evidence>"
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ value }}`` of a fix passes here: text that could run a command when the fix is pasted into a
+    shell is withheld (a file named ``case$(touch x).nii.gz``); quote it with ``| q`` to show it safely."""
+    if isinstance(value, Quoted) or not isinstance(value, str):
+        return value
+    hazard = _LOG_HAZARD if isinstance(value, LogText) else _PASTE_HAZARD
+    return WITHHELD if hazard.search(value) else value
+
+
 def _shell_quote(value: Any) -> str:
-    return shlex.quote(str(value))
+    return Quoted(shlex.quote(str(value)))
+
+
+@pass_context
+def _quote_filter(context: Context, value: Any) -> Any:
+    """``{{ path | q }}``: the value as one word of the user's shell (see :func:`shell_syntax.quote`)."""
+    if isinstance(value, Undefined):
+        return value
+    quoted = quote(value, best_shell(context))
+    return Quoted(quoted) if quoted is not None else WITHHELD
 
 
 #: the placeholder a fix shows for a dataset id no input settled
@@ -124,17 +163,17 @@ def _known(value: Any) -> Any:
 
 @pass_context
 def _set_var_macro(context: Context, name: str, value: Any = None) -> str:
-    return set_var(name, _known(value), best_shell(context))
+    return Quoted(set_var(name, _known(value), best_shell(context)))
 
 
 @pass_context
 def _persist_var_macro(context: Context, name: str, value: Any = None) -> str:
-    return persist_var(name, _known(value), best_shell(context))
+    return Quoted(persist_var(name, _known(value), best_shell(context)))
 
 
 @pass_context
 def _after_persist_macro(context: Context) -> str:
-    return after_persist(best_shell(context))
+    return Quoted(after_persist(best_shell(context)))
 
 
 @pass_context
@@ -146,11 +185,13 @@ def _dataset_id_macro(context: Context, placeholder: str = DATASET_ID_PLACEHOLDE
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=False)
+                               keep_trailing_newline=False, finalize=_finalize)
     env.filters["shell_quote"] = _shell_quote
-    env.filters["set_var"] = set_var  # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax
-    env.filters["persist_var"] = persist_var
-    env.filters["after_persist"] = after_persist  # {{ env.shell | after_persist }}
+    env.filters["q"] = _quote_filter
+    # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax
+    env.filters["set_var"] = lambda *args: Quoted(set_var(*(_known(a) for a in args)))
+    env.filters["persist_var"] = lambda *args: Quoted(persist_var(*(_known(a) for a in args)))
+    env.filters["after_persist"] = lambda *args: Quoted(after_persist(*(_known(a) for a in args)))  # {{ env.shell | after_persist }}
     env.globals.update(set_var=_set_var_macro, persist_var=_persist_var_macro, after_persist=_after_persist_macro,
                        dataset_id=_dataset_id_macro)
     return env
