@@ -136,11 +136,11 @@ def build_bundle(facts: Iterable[Fact], findings: Iterable[Finding], probe_repor
     return redacted
 
 
-def write_bundle(document: Mapping[str, Any], path: Path) -> None:
-    try:
-        path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write bundle: {exc.strerror or exc}") from None
+def write_bundle(document: Mapping[str, Any], path: Path, inputs: Iterable[str] = ()) -> None:
+    """Write the bundle atomically; refuses a path that is one of ``inputs``."""
+    from .output import write_output
+
+    write_output(json.dumps(document, indent=1, ensure_ascii=False) + "\n", path, inputs, what="bundle")
 
 
 # -- reading ---------------------------------------------------------------------------------------------
