@@ -150,6 +150,10 @@ class Redactor:
         self.ips: dict[str, str] = {}
         self._kept_case_numbers: set[int] = set()
         self._case_ids: list[str] = []  # in the order first seen; numbered by _assign_cases
+        self._case_id_set: set[str] = set()
+        self._assigned = 0  # how many of _case_ids have a pseudonym
+        self._used_numbers: set[int] = set()
+        self._last_number = 0
         self.replaced: Counter[str] = Counter()
         self._home_patterns = [(re.compile(re.escape(home) + r"(?![A-Za-z0-9])", re.IGNORECASE if "\\" in home else 0),
                                 _home_pseudonym(home)) for home in sorted(sensitive.homes, key=len, reverse=True)]
@@ -157,7 +161,7 @@ class Redactor:
         self._user_patterns: list[re.Pattern[str]] = []
         self._host_patterns: list[re.Pattern[str]] = []
         self._patterns_for: tuple[int, int] = (-1, -1)
-        self._case_pattern: re.Pattern[str] | None = None
+        self._case_pattern: _CaseFinder | None = None
         self._compile_names()
 
     def _compile_names(self) -> None:
@@ -194,7 +198,7 @@ class Redactor:
             stem = match.group("stem")
             channel = _CHANNEL.match(stem)
             if channel and (parent.startswith("images") or channel.group("suffix") == "_seg"
-                            or channel.group("case") in self._case_ids):
+                            or channel.group("case") in self._case_id_set):
                 stem = channel.group("case")
             self._case(stem)
         for pattern in (_IPV4, _IPV6):
@@ -215,7 +219,7 @@ class Redactor:
         self._compile_names()
 
     def _case(self, identifier: str) -> None:
-        if identifier in self._case_ids or len(identifier) < 3 or _DATASET.match(identifier):
+        if identifier in self._case_id_set or len(identifier) < 3 or _DATASET.match(identifier):
             return
         if _GENERIC_ID.match(identifier):
             kept = _PSEUDO_CASE.match(identifier)
@@ -223,20 +227,22 @@ class Redactor:
                 self._kept_case_numbers.add(int(kept.group(1)))
             return
         self._case_ids.append(identifier)
+        self._case_id_set.add(identifier)
 
     def _assign_cases(self) -> None:
-        """Number the case identifiers learnt so far, skipping numbers that kept identifiers already use."""
-        number = 0
-        for identifier in self._case_ids:
-            if identifier in self.cases:
-                continue
-            number = max(number, len(self.cases))
+        """Number the case identifiers learnt since the last call, skipping numbers that kept identifiers use."""
+        for identifier in self._case_ids[self._assigned:]:
+            number = self._last_number
             while True:
                 number += 1
-                if number not in self._kept_case_numbers and f"case_{number:04d}" not in self.cases.values():
+                if number not in self._kept_case_numbers and number not in self._used_numbers:
                     break
             self.cases[identifier] = f"case_{number:04d}"
-            self._case_pattern = None
+            self._used_numbers.add(number)
+            self._last_number = number
+            if self._case_pattern is not None:
+                self._case_pattern.learnt(identifier)
+        self._assigned = len(self._case_ids)
 
     def learn_all(self, value: Any) -> None:
         for text in _strings(value):
@@ -270,7 +276,7 @@ class Redactor:
             text = self._sub("dataset names", re.compile(rf"\b{re.escape(original)}(?![A-Za-z0-9])"),
                              self.datasets[original], text)
         if self.cases:
-            text = self._sub("case identifiers", self._cases_regex(), lambda m: self.cases[m.group(0)], text)
+            text = self._sub("case identifiers", self._cases_regex(), None, text)  # type: ignore[arg-type]
         for term in sorted(self.sensitive.terms, key=len, reverse=True):
             text = self._sub("terms", re.compile(re.escape(term), re.IGNORECASE), "[redacted]", text)
         return text
@@ -293,10 +299,9 @@ class Redactor:
         self.replaced[kind] += count
         return text
 
-    def _cases_regex(self) -> re.Pattern[str]:
+    def _cases_regex(self) -> "_CaseFinder":
         if self._case_pattern is None:
-            alternatives = "|".join(re.escape(case) for case in sorted(self.cases, key=len, reverse=True))
-            self._case_pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+            self._case_pattern = _CaseFinder(self.cases)
         return self._case_pattern
 
     def value(self, value: Any) -> Any:
@@ -361,6 +366,45 @@ def _kept_secret(value: str) -> bool:
     value = value.strip("'\"")
     return not (value.startswith("[") or value in ("None", "null", "none", "true", "false", "True", "False")
                 or value.startswith(("$", "%", "<", "{", "***")))
+
+
+class _CaseFinder:
+    """Finds the known case identifiers in a text, as whole names (no letter or digit right before or after),
+    the longest at the leftmost place: what one regular expression of all of them would find, but in time linear
+    in the text whatever the number of identifiers (a dataset of 60,000 cases)."""
+
+    _RUN = re.compile(r"[^/\\\s'\",:;()\[\]]+")  # characters an identifier learnt from a file name may hold
+
+    def __init__(self, cases: Mapping[str, str]):
+        self._cases = cases  # the redactor's own mapping: it grows as identifiers are learnt
+        self._longest = max((len(case) for case in cases), default=0)
+
+    def learnt(self, identifier: str) -> None:
+        self._longest = max(self._longest, len(identifier))
+
+    def _matches(self, text: str) -> Iterator[tuple[int, int]]:
+        for run in self._RUN.finditer(text):
+            start, end = run.span()
+            position = start
+            while position < end:
+                if position == 0 or not text[position - 1].isascii() or not text[position - 1].isalnum():
+                    for stop in range(min(end, position + self._longest), position, -1):
+                        if (stop == len(text) or not (text[stop].isascii() and text[stop].isalnum())) \
+                                and text[position:stop] in self._cases:
+                            yield position, stop
+                            position = stop - 1
+                            break
+                position += 1
+
+    def search(self, text: str) -> tuple[int, int] | None:
+        return next(self._matches(text), None)
+
+    def subn(self, replacement: Any, text: str) -> tuple[str, int]:
+        pieces, last, count = [], 0, 0
+        for start, stop in self._matches(text):
+            pieces += [text[last:start], self._cases[text[start:stop]]]
+            last, count = stop, count + 1
+        return "".join(pieces) + text[last:], count
 
 
 class RedactionError(DoctorError):
