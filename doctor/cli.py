@@ -49,6 +49,34 @@ def _stdin() -> BinaryIO:
     return stream  # type: ignore[no-any-return]
 
 
+def _spool(stream: BinaryIO) -> BinaryIO:
+    """``stream`` copied into a temporary file (deleted when closed), read from its start."""
+    import shutil
+    import tempfile
+
+    from nnunet_doctor.probes.log.reader import MAX_LOG_BYTES
+
+    copy = tempfile.TemporaryFile()
+    shutil.copyfileobj(io.BufferedReader(_Limited(stream, MAX_LOG_BYTES)), copy, 1 << 20)  # type: ignore[arg-type]
+    copy.seek(0)
+    return copy  # type: ignore[return-value]
+
+
+class _Limited(io.RawIOBase):
+    def __init__(self, stream: BinaryIO, limit: int):
+        super().__init__()
+        self._stream, self._left = stream, limit
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(min(len(buffer), self._left)) if self._left > 0 else b""
+        buffer[:len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
 def _check_log_paths(logs: tuple[str, ...]) -> None:
     """Every --log must be readable before anything runs: one line naming the first one that is not."""
     from nnunet_doctor.probes.log.reader import check_readable
@@ -60,14 +88,13 @@ def _check_log_paths(logs: tuple[str, ...]) -> None:
             check_readable(Path(log), log)
 
 
-def _write(text: str, output: Path | None) -> None:
+def _write(text: str, output: Path | None, inputs: tuple[str, ...] = ()) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write report: {exc.strerror or exc}") from None
+    from .output import write_output
+
+    write_output(text, output, inputs)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,7 +168,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
             from .redaction import check_text
 
             check_text(text, redactor)
-        _write(text, output)
+        _write(text, output, logs + tuple(str(p) for p in (results, bundle) if p is not None))
     except DoctorError as exc:
         raise _fail(exc) from None
     except Exception:  # the last line of defence: an internal error, never a bare traceback
@@ -333,20 +360,21 @@ def collect(output: Path, logs: tuple[str, ...], dataset: str | None, results: P
 
     try:
         _check_log_paths(logs)
-        # the bundle quotes log lines after the probes read them: standard input is kept whole here
-        texts = {"<stdin>": _stdin().read().decode("utf-8", errors="replace")} if "-" in logs else {}
-        request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
-                                   results=results, rule_dirs=list(rule_dirs))
+        # the bundle quotes log lines after the probes read them: standard input is spooled to a temporary file
+        # (bounded memory), which is read again for the excerpts
+        spooled = _spool(_stdin()) if "-" in logs else None
+        request = DiagnosisRequest(logs=list(logs), stdin=spooled, dataset=dataset, results=results,
+                                   rule_dirs=list(rule_dirs))
         pack = load_pack(list(rule_dirs))
         gathered = gather_facts(request, pack)
         probe_facts = list(gathered.facts)
         diagnosis = diagnose(pack, gathered.facts, list(gathered.findings))
-        inputs = {"logs": list(request.logs) + list(texts), "dataset": dataset,
+        inputs = {"logs": ["<stdin>" if log == "-" else log for log in logs], "dataset": dataset,
                   "results": str(results) if results else None}
         redactor = None if no_redact else this_machine(terms=terms)
         document = build_bundle(probe_facts, gathered.findings, gathered.reports, diagnosis, pack, inputs,
                                 log_sources(request), redactor)
-        write_bundle(document, output)
+        write_bundle(document, output, logs + tuple(str(p) for p in (results,) if p is not None))
     except DoctorError as exc:
         raise _fail(exc) from None
     lines = sum(len(excerpt["lines"]) for excerpt in document["log_excerpts"])
