@@ -368,7 +368,7 @@ def serve(host: str, port: int, db: Path | None, rule_dirs: tuple[Path, ...], to
     Needs the `serve` extra (pip install "nnunet-doctor[serve]"). Open http://127.0.0.1:8650/ .
     """
     try:
-        from .serve.app import DeskConfig, serve as run_server
+        from .serve.app import DeskConfig, exposure_warning, serve as run_server
     except ImportError as exc:
         raise _Failure(f"serve: {exc.name} is not installed; pip install \"nnunet-doctor[serve]\"", EXIT_USAGE) from None
     pack = _pack(rule_dirs)  # invalid site rules stop here, reported as file:line:col
@@ -377,10 +377,9 @@ def serve(host: str, port: int, db: Path | None, rule_dirs: tuple[Path, ...], to
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _Failure(f"{db.parent}: cannot create the history folder: {exc.strerror or exc}", EXIT_USAGE) from None
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        click.echo(f"diagnose serve: WARNING: listening on {host} without authentication: anyone who reaches this "
-                   "port can read every stored diagnosis. Set --token (or $NNUNET_DOCTOR_TOKEN), and put TLS in "
-                   "front of it.", err=True)
+    warning = exposure_warning(host, token)
+    if warning:
+        click.echo(f"diagnose serve: {warning}", err=True)
     config = DeskConfig(db=db, rule_dirs=list(rule_dirs), token=token or None, store_raw=store_raw,
                         retention_days=retention_days, max_request_bytes=max_request_mb << 20, timeout=timeout,
                         workers=workers, causes={cause: entry.description for cause, entry in pack.catalog.causes.items()})

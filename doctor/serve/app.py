@@ -533,6 +533,14 @@ def create_app(config: DeskConfig) -> ASGIApp:
     return _Guard(app, config)
 
 
+def exposure_warning(host: str, token: str | None) -> str | None:
+    """What to tell the person who starts a desk that others can reach without a token."""
+    if token or host in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return (f"WARNING: listening on {host} without authentication: anyone who reaches this port can read every "
+            f"stored diagnosis. Set --token (or ${TOKEN_ENV}), and put TLS in front of it.")
+
+
 def serve(config: DeskConfig, host: str, port: int) -> None:
     """Run the desk under uvicorn until interrupted."""
     import uvicorn

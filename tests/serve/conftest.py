@@ -98,6 +98,16 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
 
 
 @pytest.fixture(scope="session")
+def desk_starter() -> Any:
+    """start(folder, *options, env=...) and stop(desk), for a test module that needs a desk of its own."""
+    class Starter:
+        start = staticmethod(start_desk)
+        stop = staticmethod(stop_desk)
+
+    return Starter
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (test extra)")
     assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install -y chromium (.ci/run installs it)"
