@@ -23,25 +23,29 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import json
 import lzma
 import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable, Iterable
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from nnunet_doctor.engine.errors import InputError
 
 from .pipeline import DiagnosisRequest
 
+if TYPE_CHECKING:
+    from .redaction import Redactor
+
 #: an input decompresses to at most this many bytes by default (a ratio bomb stops here, with a clear error)
 MAX_EXPANDED_BYTES = 256 << 20
 _BUNDLE_SCHEMA = "nnunet-doctor/bundle"
-_OPENERS: dict[bytes, Callable[[BinaryIO], BinaryIO]] = {
-    b"\x1f\x8b": lambda raw: gzip.GzipFile(fileobj=raw),  # type: ignore[dict-item]
-    b"BZh": lambda raw: bz2.BZ2File(raw),  # type: ignore[dict-item]
-    b"\xfd7zXZ": lambda raw: lzma.LZMAFile(raw),  # type: ignore[dict-item]
+_OPENERS: dict[bytes, Callable[[BinaryIO], io.BufferedIOBase]] = {
+    b"\x1f\x8b": lambda raw: gzip.GzipFile(fileobj=raw),
+    b"BZh": lambda raw: bz2.BZ2File(raw),
+    b"\xfd7zXZ": lambda raw: lzma.LZMAFile(raw),
 }
 _SUFFIXES = re.compile(r"\.(gz|bz2|xz)$", re.IGNORECASE)
 _HOME = re.compile(r"(?:(?<![\w.])/home|/Users|[A-Za-z]:\\Users)[/\\](?P<user>[A-Za-z0-9._-]{2,32})(?=[/\\])")
@@ -146,6 +150,7 @@ def prepare(folder: Path, files: Iterable[str], pasted: str = "", *,
     replaced by their decompressed text in place. Raises :class:`IntakeError` when nothing can be diagnosed."""
     intake = Intake(DiagnosisRequest(offline=True))
     skipped: list[str] = []
+    empty: list[str] = []
     logs: list[str] = []
     fold_folders: set[str] = set()
     budget = limit
@@ -157,6 +162,9 @@ def prepare(folder: Path, files: Iterable[str], pasted: str = "", *,
             intake.notes.append(note)
         if _binary(data):
             skipped.append(name)
+            continue
+        if not data.strip():
+            empty.append(name)
             continue
         if _bundle(data, name):
             if intake.request.bundle is not None:
@@ -192,8 +200,11 @@ def prepare(folder: Path, files: Iterable[str], pasted: str = "", *,
         if skipped:
             kinds = "a binary file" if len(skipped) == 1 else "binary files"
             raise IntakeError(f"{', '.join(skipped)}: {kinds}, not a log (nothing readable to diagnose)", 415)
+        if empty:
+            raise IntakeError(f"{', '.join(empty)}: empty (nothing to diagnose)")
         raise IntakeError("nothing to diagnose: paste a log, or choose log files or a bundle")
     intake.notes += [f"{name}: a binary file, not read" for name in skipped]
+    intake.notes += [f"{name}: empty" for name in empty]
     return intake
 
 
@@ -236,3 +247,47 @@ def request_for_path(path: Path) -> DiagnosisRequest:
     if head.lstrip().startswith(b"{") and _BUNDLE_SCHEMA.encode() in head:
         return DiagnosisRequest(bundle=path, offline=True)
     return DiagnosisRequest(logs=[str(path)], offline=True)
+
+
+def redact(intake: Intake, folder: Path) -> Redactor:
+    """Replace what identifies a person in every input before it is diagnosed or kept (the existing redaction,
+    :mod:`~nnunet_doctor.redaction`, taught the log author's name from its paths): files are rewritten, and
+    renamed when their names identify someone; the request follows. Pseudonyms keep nnU-Net's naming grammar,
+    so the rules see what they would have seen, and a stored input gives its stored report again."""
+    from .redaction import Redactor, Sensitive
+
+    users, homes = people(intake.texts.values())
+    redactor = Redactor(Sensitive(users=users, homes=homes))
+    redactor.learn_all(list(intake.texts.values()) + list(intake.texts))
+    request, renamed, texts = intake.request, {}, {}
+    for name, text in intake.texts.items():
+        new_name = redactor.text(name)
+        new_text = _redact_json(redactor, text) if name.endswith(".json") else None
+        new_text = redactor.text(text) if new_text is None else new_text
+        texts[new_name] = new_text
+        if name in request.log_texts:
+            del request.log_texts[name]
+            request.log_texts[new_name] = new_text
+            continue
+        source, target = folder / name, folder / new_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(new_text, encoding="utf-8")
+        if target != source:
+            source.unlink()
+            renamed[name] = new_name
+        if request.bundle == source:
+            request.bundle = target
+    request.logs = [renamed.get(entry) or redactor.text(entry) for entry in request.logs]
+    intake.texts = texts
+    intake.names = [renamed.get(name) or redactor.text(name) for name in intake.names]
+    intake.notes = [redactor.text(note) for note in intake.notes]
+    return redactor
+
+
+def _redact_json(redactor: Redactor, text: str) -> str | None:
+    """A JSON document (a bundle, debug.json) redacted value by value, so it stays valid JSON; None if not JSON."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    return json.dumps(redactor.value(document), indent=1, ensure_ascii=False)

@@ -315,11 +315,11 @@ async def report_input(request: Request) -> Response:
 
 def _search_arguments(request: Request) -> dict[str, Any]:
     query = request.query_params
-    arguments = {key: query.get(key, "").strip() or None for key in ("cause", "text", "since", "until")}
+    arguments: dict[str, Any] = {key: query.get(key, "").strip() or None for key in ("cause", "text", "since", "until")}
     for key in ("since", "until"):
         if arguments[key]:
             try:
-                datetime.date.fromisoformat(arguments[key][:10])
+                datetime.date.fromisoformat(str(arguments[key])[:10])
             except ValueError:
                 raise HTTPException(400, f"{key}: not a date (YYYY-MM-DD): {arguments[key]!r}") from None
     try:

@@ -8,6 +8,7 @@ wait in a bounded queue; past it they are refused at once (:class:`Busy`) rather
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import sys
@@ -53,26 +54,22 @@ def diagnose_job(job: Job, pack: Any) -> Outcome:
     """Intake, diagnosis, report and redaction of one upload (in a worker, inside the job's folder)."""
     from .. import intake as _intake
     from ..pipeline import run_diagnosis
-    from ..redaction import Redactor, RedactionError, Sensitive, redact_document
+    from ..redaction import RedactionError, check_text
     from ..report import build_report
 
     started = time.perf_counter()
     try:
         os.chdir(job.folder)  # names in the report are the uploaded names, never server paths
         received = _intake.prepare(Path("."), job.files, job.pasted, limit=job.expanded_limit)
+        redactor = None if job.store_raw else _intake.redact(received, Path("."))
         report = build_report(run_diagnosis(received.request, pack), job.top)
         report["findings"] += [{"source": "input", "message": note, "severity": "warning"} for note in received.notes]
-        texts = received.texts
-        if not job.store_raw:
-            users, homes = _intake.people(texts.values())
-            redactor = Redactor(Sensitive(users=users, homes=homes))
-            redactor.learn_all(list(texts.values()))
-            texts = {redactor.text(name): redactor.text(text) for name, text in texts.items()}
-            report = redact_document(report, redactor)
+        if redactor is not None:
+            check_text(json.dumps({key: value for key, value in report.items() if key != "rule_pack"}), redactor)
+            replaced = ", ".join(f"{n} {kind}" for kind, n in redactor.summary().items())
             report["findings"].append({"source": "desk", "severity": "info",
-                                       "message": "stored redacted: " + (", ".join(
-                                           f"{n} {kind}" for kind, n in redactor.summary().items())
-                                           or "nothing personal found")})
+                                       "message": f"input redacted before diagnosis: {replaced or 'nothing personal found'}"})
+        texts = received.texts
         return Outcome(report, texts, time.perf_counter() - started)
     except _intake.IntakeError as exc:
         return Outcome(error=str(exc), status=exc.status)

@@ -86,10 +86,34 @@ def stop_desk(desk: Desk) -> None:
         desk.process.kill()
 
 
+SITE_RULE = """\
+causes:
+  environment: {site.quota_exceeded: "the cluster's disk quota is exhausted"}
+rules:
+  - id: site.quota_exceeded.log
+    title: The cluster quota is exhausted
+    cause: site.quota_exceeded
+    phase: environment
+    severity: error
+    certainty: 0.9
+    status: stable
+    signatures:
+      quota: {anchors: ["Disk quota exceeded"]}
+    when: match.quota
+    fix: Ask for more quota, or point nnUNet_results at /scratch/$USER.
+    tests:
+      - {log: "OSError: [Errno 122] Disk quota exceeded", expect: fire}
+      - {log: "Epoch 3", expect: quiet}
+"""
+
+
 @pytest.fixture(scope="session")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    running = start_desk(tmp_path_factory.mktemp("desk"), "--workers", "2", "--timeout", "30",
-                         "--max-request-mb", "4")
+    folder = tmp_path_factory.mktemp("desk")
+    (folder / "site_rules").mkdir()
+    (folder / "site_rules" / "quota.yaml").write_text(SITE_RULE, encoding="utf-8")
+    running = start_desk(folder, "--workers", "2", "--timeout", "30", "--max-request-mb", "4",
+                         "--rules", str(folder / "site_rules"))
     yield running
     stop_desk(running)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it

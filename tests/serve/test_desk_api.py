@@ -41,6 +41,12 @@ def test_post_json_returns_the_versioned_report_stored_at_its_url(desk: Any) -> 
     assert headers["X-Report-Id"] in [hit["id"] for hit in found["results"]]
 
 
+def test_site_rules_apply_as_on_the_command_line(desk: Any) -> None:
+    status, _, report = desk.post_json("/api/diagnose", {"log": "OSError: [Errno 122] Disk quota exceeded\n"})
+    assert status == 201 and report["causes"][0]["cause"] == "site.quota_exceeded"
+    assert any(source.endswith("site_rules") for source in report["rule_pack"]["sources"])
+
+
 def test_multipart_with_a_fold_folder_and_a_compressed_log(desk: Any) -> None:
     training = (REAL_LOGS / "train_val_unfinished.log").read_bytes()
     body, headers = multipart({}, [("fold_0/training_log_2025_3_5_09_07_01.txt", training),
