@@ -132,6 +132,27 @@ def desk_starter() -> Any:
 
 
 @pytest.fixture(scope="session")
+def make_bundle() -> Any:
+    """make_bundle(log, out): a real bundle of this log, as `diagnose collect --log` writes it."""
+    return _bundle
+
+
+def _bundle(log: Path, out: Path) -> None:
+    """A real bundle of this log, as `diagnose collect --log` writes it (log probe only, not redacted)."""
+    from nnunet_doctor.bundle import build_bundle, write_bundle
+    from nnunet_doctor.engine.diagnosis import diagnose
+    from nnunet_doctor.pipeline import DiagnosisRequest, gather_facts, load_pack, log_sources
+
+    request = DiagnosisRequest(logs=[str(log)], offline=True, probes={"log"})
+    pack = load_pack([])
+    gathered = gather_facts(request, pack)
+    facts = list(gathered.facts)
+    document = build_bundle(facts, gathered.findings, gathered.reports, diagnose(pack, gathered.facts, []), pack,
+                            {"logs": [str(log)]}, log_sources(request), None)
+    write_bundle(document, out)
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (test extra)")
     assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install -y chromium (.ci/run installs it)"

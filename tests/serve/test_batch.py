@@ -5,6 +5,7 @@ import gzip
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -13,29 +14,14 @@ from nnunet_doctor.cli import main
 REAL_LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "real"
 
 
-def _bundle(log: Path, out: Path) -> None:
-    """A real bundle of this log, as `diagnose collect --log` writes it (log probe only, not redacted)."""
-    from nnunet_doctor.bundle import build_bundle, write_bundle
-    from nnunet_doctor.engine.diagnosis import diagnose
-    from nnunet_doctor.pipeline import DiagnosisRequest, gather_facts, load_pack, log_sources
-
-    request = DiagnosisRequest(logs=[str(log)], offline=True, probes={"log"})
-    pack = load_pack([])
-    gathered = gather_facts(request, pack)
-    facts = list(gathered.facts)
-    document = build_bundle(facts, gathered.findings, gathered.reports, diagnose(pack, gathered.facts, []), pack,
-                            {"logs": [str(log)]}, log_sources(request), None)
-    write_bundle(document, out)
-
-
-def test_a_folder_of_tickets(tmp_path: Path) -> None:
+def test_a_folder_of_tickets(tmp_path: Path, make_bundle: Any) -> None:
     tickets = tmp_path / "tickets"
     (tickets / "t2" / "fold_0").mkdir(parents=True)
     shutil.copy(REAL_LOGS / "plan_paths_unset.log", tickets / "t1.log")
     shutil.copy(REAL_LOGS / "train_val_unfinished.log", tickets / "t2" / "fold_0" / "training_log_2025_3_5_09_07_01.txt")
     (tickets / "t3.log.gz").write_bytes(gzip.compress((REAL_LOGS / "verify_labels_255.log").read_bytes()))
     (tickets / "t4.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64))
-    _bundle(REAL_LOGS / "train_worker_killed.log", tickets / "t5.json")
+    make_bundle(REAL_LOGS / "train_worker_killed.log", tickets / "t5.json")
     (tickets / "t6.json").write_text('{"schema": "nnunet-doctor/bundle", "schema_version": 1, "facts": [', "utf-8")
     result = CliRunner().invoke(main, ["batch", str(tickets)], catch_exceptions=False)
     assert result.exit_code == 2

@@ -66,6 +66,17 @@ def test_multipart_with_a_fold_folder_and_a_compressed_log(desk: Any) -> None:
     assert b"==> fold_0/debug.json <==" in stored_input and b"==> verify.log <==" in stored_input
 
 
+def test_a_bundle_from_diagnose_collect(desk: Any, make_bundle: Any, tmp_path: Path) -> None:
+    make_bundle(REAL_LOGS / "train_worker_killed.log", tmp_path / "bundle.json")
+    body, headers = multipart({}, [("nnunet-doctor-bundle.json", (tmp_path / "bundle.json").read_bytes())])
+    status, _, raw = desk.call("POST", "/api/diagnose", body, headers)
+    report = json.loads(raw)
+    assert status == 201, report
+    collected = json.loads((tmp_path / "bundle.json").read_text(encoding="utf-8"))["diagnosis"]
+    assert [(c["cause"], c["certainty"]) for c in report["causes"]] == [(c["cause"], c["certainty"]) for c in collected]
+    assert report["causes"][0]["cause"] == "sys.ram_exhausted"
+
+
 def test_inputs_are_stored_redacted(desk: Any) -> None:
     log = ("RuntimeError: CUDA out of memory. Tried to allocate 1.17 GiB\n"
            "  File \"/home/zqxsmith/nnUNet_raw/Dataset017_SmithLiver/imagesTr/SMITH_JOHN_0000.nii.gz\"\n"
