@@ -221,6 +221,9 @@ async def _job_from_form(desk: Desk, request: Request) -> Job:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile) and value.filename:
                 await _save(value, job)
+    except BaseException:
+        shutil.rmtree(job.folder, ignore_errors=True)
+        raise
     finally:
         await form.close()
     return job
@@ -241,20 +244,20 @@ async def _job_from_json(desk: Desk, request: Request) -> Job:
         raise HTTPException(400, f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise HTTPException(400, 'the body must be a JSON object: {"log": "..."} or {"logs": {"name": "..."}}')
-    job = desk.new_job()
-    if isinstance(body.get("log"), str):
-        job.pasted = body["log"]
     logs = body.get("logs", {})
     if not isinstance(logs, dict) or not all(isinstance(v, str) for v in logs.values()):
         raise HTTPException(400, '"logs" must map file names to their text')
+    top = body.get("top")
+    if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top < 1):
+        raise HTTPException(400, '"top" must be a positive integer')
+    job = desk.new_job()
+    job.top = top
+    if isinstance(body.get("log"), str):
+        job.pasted = body["log"]
     for name, text in logs.items():
         await run_in_threadpool(_write_text, job, str(name), text)
     if body.get("bundle") is not None:
         await run_in_threadpool(_write_text, job, "bundle.json", json.dumps(body["bundle"]))
-    top = body.get("top")
-    if top is not None and (not isinstance(top, int) or top < 1):
-        raise HTTPException(400, '"top" must be a positive integer')
-    job.top = top
     return job
 
 
@@ -360,7 +363,7 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     offered, target = str(form.get("token", "")), str(form.get("next", "/"))
     token = _desk(request).config.token or ""
-    if not target.startswith("/") or target.startswith("//"):
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
         target = "/"
     if not hmac.compare_digest(offered.encode(), token.encode()):
         return _page("desk_login.j2", 401, next=target, failed=True)
@@ -492,7 +495,10 @@ async def _busy(request: Request, exc: Exception) -> Response:
 
 async def _internal(request: Request, exc: Exception) -> Response:
     log.exception("internal error on %s %s", request.method, request.url.path)
-    return _error(request.scope, 500, "internal error (the server log has the details)")
+    try:
+        return _error(request.scope, 500, "internal error (the server log has the details)")
+    except Exception:  # even the error page failed: plain text, still no traceback
+        return PlainTextResponse("internal error (the server log has the details)", 500)
 
 
 def _form_error(request: Request, exc: Exception) -> Response:
