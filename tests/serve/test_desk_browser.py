@@ -57,6 +57,19 @@ def test_drop_files_and_a_bad_upload_gets_an_error_page(desk: Any, browser: Any,
     assert "console.log" in page.inner_text("main")
     assert "env.paths_unset" in page.frame_locator("#report").locator("table tr").nth(1).inner_text()
 
+    # a file dropped on the drop zone (as the browser delivers a drag from the file manager)
+    page.goto(desk.url + "/")
+    page.evaluate("""text => {
+        const bag = new DataTransfer();
+        bag.items.add(new File([text], "worker.log", {type: "text/plain"}));
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: bag, bubbles: true, cancelable: true}));
+    }""", (REAL_LOGS / "train_worker_killed.log").read_text(encoding="utf-8"))
+    assert page.inner_text("#chosen") == "1 file(s) chosen"
+    page.click("#submit")
+    page.wait_for_url("**/reports/*")
+    assert "worker.log" in page.inner_text("main")
+    assert "sys.ram_exhausted" in page.frame_locator("#report").locator("table tr").nth(1).inner_text()
+
     page.goto(desk.url + "/")
     page.set_input_files("#files", [str(checkpoint)])
     page.click("#submit")
