@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -337,9 +337,13 @@ async def search_page(request: Request) -> Response:
     arguments = _search_arguments(request)
     searched = any(arguments[key] for key in ("cause", "text", "since", "until"))
     found = await run_in_threadpool(lambda: _desk(request).db.search(**arguments))
-    return _page("desk_search.j2", query={k: arguments[k] or "" for k in ("cause", "text", "since", "until")},
-                 searched=searched, results=[_entry_view(e) for e in found],
-                 causes=sorted(_desk(request).config.causes))
+    query = {k: arguments[k] or "" for k in ("cause", "text", "since", "until")}
+    older = None
+    if len(found) == arguments["limit"]:
+        older = "/search?" + urlencode({**{k: v for k, v in query.items() if v}, "limit": arguments["limit"],
+                                        "offset": arguments["offset"] + arguments["limit"]})
+    return _page("desk_search.j2", query=query, searched=searched, results=[_entry_view(e) for e in found],
+                 causes=sorted(_desk(request).config.causes), older=older)
 
 
 async def trends_page(request: Request) -> Response:

@@ -40,6 +40,9 @@ def test_paste_a_log_see_the_causes_share_the_link_and_find_it_again(desk: Any, 
     colleague.click("form.search button")
     colleague.wait_for_url("**/search?cause=train.gpu_oom*")
     assert colleague.locator(f"a[href='/reports/{diagnosis_id}']").count() == 0
+    colleague.goto(desk.url + "/search?limit=1")  # one page of the history at a time, newest first
+    assert colleague.locator("table.diagnoses a[href^='/reports/']").count() == 1
+    assert colleague.get_attribute("#older", "href") == "/search?limit=1&offset=1"
     page.close()
     colleague.close()
 
