@@ -26,6 +26,8 @@ from typing import Any, Callable, Mapping
 
 #: a cause counts in searches and trends from this certainty on (the report's "found")
 FOUND_THRESHOLD = 0.4
+#: characters of one input that text search covers (a larger input: its head and its tail)
+INDEXED_CHARS = 4 << 20
 _BUCKETS = {"day": "%Y-%m-%d", "week": "%Y-W%W", "month": "%Y-%m"}
 
 
@@ -160,7 +162,7 @@ class History:
                                      [(entry.id, rank, cause, certainty)
                                       for rank, (cause, certainty) in enumerate(causes, 1)])
                 if self.full_text:
-                    self._db.execute("INSERT INTO diagnoses_text(id, body) VALUES (?, ?)", (entry.id, body))
+                    self._db.execute("INSERT INTO diagnoses_text(id, body) VALUES (?, ?)", (entry.id, _indexed(body)))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -212,7 +214,7 @@ class History:
     def search(self, *, cause: str | None = None, text: str | None = None, since: str | None = None,
                until: str | None = None, limit: int = 50, offset: int = 0) -> list[Entry]:
         """Newest first. ``cause``: an id, or a prefix ending in '.' (``data.``), found at or above medium
-        certainty; ``text``: a substring of the stored input; ``since``/``until``: dates (YYYY-MM-DD), inclusive."""
+        certainty; ``text``: a substring of the stored input (of its first MiB and last 3 MiB when it is larger); ``since``/``until``: dates (YYYY-MM-DD), inclusive."""
         where, params = [], []  # type: ignore[var-annotated]
         if cause:
             match = "c.cause LIKE ? ESCAPE '\\'" if cause.endswith(".") else "c.cause = ?"
@@ -259,6 +261,14 @@ class History:
         counts = dict(sorted(counts.items(), key=lambda item: (-sum(item[1]), item[0])))
         counts["(all diagnoses)"] = [int(totals[period]) for period in periods_seen]
         return periods_seen, counts
+
+
+def _indexed(body: str) -> str:
+    """What the full-text index holds of a stored input: all of it up to :data:`INDEXED_CHARS`, else its head
+    and its longer tail (where a failed run prints its error); the whole input stays stored."""
+    if len(body) <= INDEXED_CHARS:
+        return body
+    return body[:INDEXED_CHARS // 4] + "\n" + body[-(INDEXED_CHARS - INDEXED_CHARS // 4):]
 
 
 def _like_prefix(prefix: str) -> str:
