@@ -258,7 +258,8 @@ def redact(intake: Intake, folder: Path) -> Redactor:
 
     users, homes = people(intake.texts.values())
     redactor = Redactor(Sensitive(users=users, homes=homes))
-    redactor.learn_all(list(intake.texts.values()) + list(intake.texts))
+    if len(intake.texts) > 1:  # what one input names is replaced in all of them (text() learns its own text)
+        redactor.learn_all(list(intake.texts.values()) + list(intake.texts))
     request, renamed, texts = intake.request, {}, {}
     for name, text in intake.texts.items():
         new_name = redactor.text(name)
