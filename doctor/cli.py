@@ -392,3 +392,83 @@ def rules_schema() -> None:
     from importlib import resources
 
     click.echo(resources.files("nnunet_doctor.engine").joinpath("rules.schema.json").read_text(encoding="utf-8"))
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--from", "listing", type=click.File("r"), metavar="FILE",
+              help="Read input paths from FILE, one a line ('-': standard input).")
+@_rules_option
+@click.option("--top", type=click.IntRange(min=1), help="Keep at most N causes per report.")
+@click.option("--output", "-o", type=click.File("w"), default="-", help="Write the JSON lines to FILE.")
+def batch(inputs: tuple[Path, ...], listing: Any, rule_dirs: tuple[Path, ...], top: int | None, output: Any) -> None:
+    """Diagnose many logs or bundles in one process: one JSON line per input (its report, or its error).
+
+    An input is a log (.gz/.bz2/.xz too), a fold or results folder, or a bundle from `diagnose collect`; any
+    other folder stands for the inputs in it. Exit code 0 when every input was diagnosed, 2 when some could not
+    be read (their lines say why).
+
+    \b
+    Examples:
+      diagnose batch tickets/ > reports.jsonl
+      find export -name '*.log' | diagnose batch --from -
+    """
+    from .batch import run_batch
+
+    paths = list(inputs) + ([Path(line.strip()) for line in listing if line.strip()] if listing else [])
+    if not paths:
+        raise _Failure("batch: no input (name files or folders, or --from FILE)", EXIT_USAGE)
+    tally = run_batch(paths, _pack(rule_dirs), output, top)
+    click.echo(f"diagnose batch: {tally.diagnosed} diagnosed, {tally.failed} not readable, "
+               f"in {tally.seconds:.1f} s", err=True)
+    if tally.failed:
+        raise click.exceptions.Exit(EXIT_USAGE)
+
+
+def _default_desk_db() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "nnunet-doctor" / "desk.sqlite"
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8650, show_default=True)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The history database (SQLite; created on first start). [default: "
+                   "$XDG_DATA_HOME/nnunet-doctor/desk.sqlite]")
+@_rules_option
+@click.option("--token", envvar="NNUNET_DOCTOR_TOKEN", metavar="TEXT",
+              help="Require this token on the pages and the API (also $NNUNET_DOCTOR_TOKEN).")
+@click.option("--store-raw", is_flag=True, help="Keep inputs as given instead of redacted.")
+@click.option("--retention-days", type=click.IntRange(min=0), default=90, show_default=True,
+              help="Delete diagnoses older than this (0: keep everything).")
+@click.option("--max-request-mb", type=click.IntRange(min=1), default=50, show_default=True, help="Largest request.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True,
+              help="Seconds one diagnosis may take.")
+@click.option("--workers", type=click.IntRange(min=1), default=min(4, os.cpu_count() or 1), show_default=True,
+              help="Diagnoses running at the same time (one process each).")
+def serve(host: str, port: int, db: Path | None, rule_dirs: tuple[Path, ...], token: str | None, store_raw: bool,
+          retention_days: int, max_request_mb: int, timeout: float, workers: int) -> None:
+    """The support desk: a web page to paste a log into, the history of diagnoses, and a JSON API.
+
+    Needs the `serve` extra (pip install "nnunet-doctor[serve]"). Open http://127.0.0.1:8650/ .
+    """
+    try:
+        from .serve.app import DeskConfig, exposure_warning, serve as run_server
+    except ImportError as exc:
+        raise _Failure(f"serve: {exc.name} is not installed; pip install \"nnunet-doctor[serve]\"", EXIT_USAGE) from None
+    pack = _pack(rule_dirs)  # invalid site rules stop here, reported as file:line:col
+    db = db or _default_desk_db()
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _Failure(f"{db.parent}: cannot create the history folder: {exc.strerror or exc}", EXIT_USAGE) from None
+    warning = exposure_warning(host, token)
+    if warning:
+        click.echo(f"diagnose serve: {warning}", err=True)
+    config = DeskConfig(db=db, rule_dirs=list(rule_dirs), token=token or None, store_raw=store_raw,
+                        retention_days=retention_days, max_request_bytes=max_request_mb << 20, timeout=timeout,
+                        workers=workers, causes={cause: entry.description for cause, entry in pack.catalog.causes.items()})
+    click.echo(f"nnunet-doctor desk: http://{'[' + host + ']' if ':' in host else host}:{port}/  history {db}, "
+               f"rule pack {pack.version}", err=True)
+    run_server(config, host, port)
