@@ -55,24 +55,16 @@ class FactSink:
         if error:
             self.problems.append(error)
             return
-        self._check_owner(name)
         provenance = provenance or Provenance(self.probe, **where)
         if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
             value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
         self.facts.append(Fact(name, value, provenance))
-
-    def _check_owner(self, name: str) -> None:
-        """A probe establishes only the facts the vocabulary gives it (``probe:``): one source per fact."""
-        spec = self.vocabulary.get(name)
-        if spec is not None and spec.probe != self.probe:
-            self.problems.append(f"fact '{name}' belongs to the {spec.probe} probe (vocabulary), not to {self.probe}")
 
     def unknown(self, name: str, reason: str) -> None:
         """Record that ``name`` could not be established, and why."""
         if name not in self.vocabulary:
             self.problems.append(f"fact '{name}' is not in the vocabulary")
             return
-        self._check_owner(name)
         self.facts.append(Fact(name, Unknown(reason), Provenance(self.probe, detail=reason)))
 
     def note(self, message: str, severity: str = "info") -> None:
