@@ -36,7 +36,7 @@ from .scanner import Line
 USAGE_LINES = 24
 #: records kept; bounds memory on endless logs
 MAX_ERRORS = 50
-_ERROR = re.compile(r"^(?:.*?[\s/\\])?(?P<prog>[\w.+-]+?)(?:\.exe|-script\.py)?: error: (?P<message>.+?)\s*$")
+_ERROR = re.compile(r"^(?:.*?[\s/\\])?(?P<prog>[^\s/\\]+?)(?:\.exe|-script\.py)?: error: (?P<message>.+?)\s*$")
 _USAGE = re.compile(r"^\s*usage: (?:.*?[/\\])?(?P<prog>[\w.+-]+?)(?:\.exe|-script\.py)? (?P<rest>.*)$")
 _KINDS = (
     ("unrecognized", re.compile(r"^unrecognized arguments: (?P<tokens>.+)$")),
@@ -49,7 +49,8 @@ _KINDS = (
     ("not_allowed", re.compile(r"^argument (?P<option>\S+): not allowed with argument (?P<value>\S+)$")),
 )
 _DATASET_NAME = re.compile(r"^(?P<kind>Dataset|Task)0*(?P<number>\d+)(?:_\w*)?$")
-_V1_WORDS = re.compile(r"^(?:Task\d+_\w+|nnUNetTrainerV2\w*|nnUNetPlansv2\.1|2d|3d_fullres|3d_lowres|3d_cascade_fullres)$")
+_CONFIGURATIONS = ("2d", "3d_fullres", "3d_lowres", "3d_cascade_fullres")
+_V1_WORDS = re.compile(r"^(?:Task\d+_\w+|nnUNetTrainerV2\w*|nnUNetPlansv2\.1)$")
 
 
 def _program(prog: str) -> str:
@@ -118,6 +119,9 @@ class CliReader:
         """One record per refused command line; ``versions``: package -> release the log printed."""
         out = []
         for program, message, line, usage in self._errors:
+            if package_of(program) is None:  # a prog that is no console script (ArgumentParser(description) as prog)
+                ran = [c["program"] for c in commands or [] if c.get("line", 0) <= line.number and package_of(c["program"])]
+                program = ran[-1] if ran and not self.index.programs().get(program) else program
             fields = self.explain(program, message, usage, (versions or {}).get(package_of(program) or ""),
                                   [c for c in commands or [] if c.get("program") == program])
             fields.update({"line": line.number, "file": line.file, "text": line.text[:500]})
@@ -172,6 +176,10 @@ class CliReader:
             fields["explanation"] = "missing_value"
         else:
             fields["explanation"] = kind
+        if fields["explanation"] in ("ambiguous", "required", "missing_value") and option:
+            other = self.index.counterpart_option(program, option)
+            if other is not None and not self.index.option_releases(program, option):
+                fields.update(explanation="other_generation", other_program=other[0], other_option=other[1])
         if fields.get("explanation") in ("typo", "required", "missing_value", "ambiguous") and option:
             nearest = self.index.nearest(program, user, option)
             if nearest and nearest != option:
@@ -222,8 +230,13 @@ class CliReader:
         for command in commands:
             given += _words(command.get("args", ""))
         counterpart = self.index.counterpart(program)
-        if package_of(program) == "nnunetv2" and any(_V1_WORDS.match(w) and not w[0].isdigit() or w.startswith("Task")
-                                                    for w in given if program == "nnUNetv2_train" or w.startswith("Task")):
+        positionals = [w for w in given if not _is_option(w)]
+        if program.startswith("nnUNet_train") and len(positionals) >= 2 and positionals[1] in _CONFIGURATIONS \
+                and positionals[0] not in _CONFIGURATIONS:
+            return "other_form"  # v2's DATASET CONFIGURATION FOLD given to v1's CONFIGURATION TRAINER TASK FOLD
+        if program == "nnUNetv2_train" and positionals and positionals[0] in _CONFIGURATIONS:
+            return "other_form"  # v1's CONFIGURATION TRAINER TASK FOLD given to v2's DATASET CONFIGURATION FOLD
+        if package_of(program) == "nnunetv2" and any(_V1_WORDS.match(w) for w in given):
             return "other_form"
         if counterpart and any(_is_option(w) and self.index.counterpart_option(program, w) and
                                not self.index.option_releases(program, w) for w in given):
