@@ -50,7 +50,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
              "nnUNetv2_extract_fingerprint -d DATASET (or nnUNetv2_plan_and_preprocess -d DATASET)", "end"),
     Artifact("plans", "v2", "nnUNet_preprocessed", r"/Dataset\d+_[^/]+/[\w.-]+Plans[\w.-]*\.json$", "plan",
              "nnUNetv2_plan_experiment -d DATASET (or nnUNetv2_plan_and_preprocess -d DATASET)", "end"),
-    Artifact("preprocessed_data", "v2", "nnUNet_preprocessed", r"/[\w.-]+Plans[\w.-]*_(?:2d|3d_\w+)/", "preprocess",
+    Artifact("preprocessed_data", "v2", "nnUNet_preprocessed", r"/[\w.-]+Plans[\w.-]*_(?:2d|3d_\w+)(?:/|$)", "preprocess",
              "nnUNetv2_preprocess -d DATASET -c CONFIGURATION (or nnUNetv2_plan_and_preprocess -d DATASET)", "during"),
     Artifact("gt_segmentations", "v2", "nnUNet_preprocessed", r"/gt_segmentations/", "preprocess",
              "nnUNetv2_preprocess -d DATASET (or nnUNetv2_plan_and_preprocess -d DATASET)", "during"),

@@ -4,14 +4,15 @@ The same symptom means different things in different steps: ``expected input[1, 
 got 1`` is a training-data problem in training and an input problem in prediction. Three witnesses, the most
 direct first:
 
-1. the traceback frames of the failing exception: the outermost nnU-Net module that maps to a step
-   (``nnunetv2/run/run_training.py`` -> train; ``perform_actual_validation`` anywhere -> validate);
+1. the traceback frames of the failing exception: the console script (``.../bin/nnUNetv2_preprocess``) or else the
+   outermost nnU-Net module that maps to a step (``nnunetv2/run/run_training.py`` -> train), and
+   ``perform_actual_validation`` as the innermost function -> validate;
 2. the command line (``nnUNetv2_predict ...``, or the console script a traceback names);
 3. the stages nnU-Net printed (``Predicting case_001:``, ``Epoch 0``...), the last one reached.
 
 >>> step_of([{"frame_files": ["/v/bin/nnUNetv2_predict", "/v/site-packages/nnunetv2/inference/predict_from_raw_data.py"],
 ...           "line": 9, "file": "a.log"}], [], [])
-('predict', 'traceback frame nnunetv2/inference/predict_from_raw_data.py', 'a.log', 9)
+('predict', 'traceback frame nnUNetv2_predict', 'a.log', 9)
 """
 from __future__ import annotations
 
@@ -51,9 +52,15 @@ _STAGE_STEPS = {"fingerprint": "plan", "verification": "plan", "planning": "plan
                 "find_best_configuration": "find_best"}
 
 
+_CONSOLE_SCRIPT = re.compile(r"/(?:bin|Scripts)/nnUNet(?:v2)?_(\w+?)(?:\.exe|-script\.py)?$")
+
+
 def _frame_step(frames: Sequence[str]) -> tuple[str, str] | None:
     for path in frames:
         clean = path.replace("\\", "/")
+        script = _CONSOLE_SCRIPT.search(clean)
+        if script and script.group(1) in _PROGRAM_STEPS:
+            return _PROGRAM_STEPS[script.group(1)], clean.rsplit("/", 1)[-1]
         for pattern, step in _FRAME_STEPS:
             found = pattern.search(clean)
             if found:

@@ -1,7 +1,9 @@
 """Missing paths explained by the layout model, on real nnU-Net logs of steps run out of order.
 
-The real logs (tests/fixtures/logs/make_real_logs.py) are nnunetv2 2.8.1 runs: prediction before fold 1 was trained,
-prediction before any training, training with plans that were never planned.
+The real logs are nnunetv2 2.8.1 runs (tests/fixtures/logs/make_real_logs.py and make_layout_logs.py): prediction
+before fold 1 was trained, prediction before any training, training with plans that were never planned,
+preprocessing before planning, training before preprocessing, export without the final validation, prediction
+with only checkpoint_best.pth left.
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ def read(text: str) -> list[dict]:
     ("predict_fold_missing.log", "checkpoint_final", "train", "infer.model_missing"),
     ("predict_model_missing.log", "model_files", "train", "infer.model_missing"),
     ("train_plans_not_found.log", "plans", "plan", "train.not_preprocessed"),
+    ("layout_preprocess_before_plan.log", "plans", "plan", "train.not_preprocessed"),
+    ("layout_train_before_preprocess.log", "preprocessed_data", "preprocess", "train.not_preprocessed"),
+    ("layout_export_without_validation.log", "validation_summary", "validate", "infer.export_problem"),
+    ("layout_predict_latest_only.log", "checkpoint_final", "train", "infer.model_missing"),
 ])
 def test_real_out_of_order_runs(log: str, artifact: str, step: str, cause: str) -> None:
     text = (REAL / log).read_text(encoding="utf-8")

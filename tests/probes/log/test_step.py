@@ -13,6 +13,8 @@ def test_frames_beat_the_command_line() -> None:
                                    "/v/lib/site-packages/nnunetv2/training/nnUNetTrainer/nnUNetTrainer.py"],
                    "last_frame_function": "perform_actual_validation", "line": 30, "file": "t.log"}]
     assert step_of(exceptions, [{"program": "nnUNetv2_predict", "line": 1}], [])[:2] == (
+        "validate", "traceback frame nnUNetv2_train")
+    assert step_of([dict(exceptions[0], frame_files=exceptions[0]["frame_files"][1:])], [], [])[:2] == (
         "validate", "traceback frame nnunetv2/run/run_training.py")
 
 
