@@ -39,8 +39,9 @@ def test_real_out_of_order_runs(log: str, artifact: str, step: str, cause: str) 
     text = (REAL / log).read_text(encoding="utf-8")
     record = read(text)[0]
     assert (record["artifact"], record["step"], record["problem"]) == (artifact, step, "not_run")
-    causes = [c.cause for c in diagnose_text(text).causes]
-    assert causes[0] == cause, causes
+    if not log.startswith("layout_"):  # tests/rules/test_log_rules.py diagnoses the layout_* logs
+        causes = [c.cause for c in diagnose_text(text).causes]
+        assert causes[0] == cause, causes
 
 
 def test_a_relative_variable_joined_twice() -> None:
