@@ -18,13 +18,19 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from nnunet_doctor.engine.facts import Provenance, Record
+
 from ..base import FactSink, ProbeContext
+from .cli import USAGE_LINES, CliReader
 from .exceptions import ExceptionReader
+from .layout import LayoutReader
 from .machine import MachineReader
 from .matches import SignatureReader
 from .reader import debug_files, open_inputs
 from .run import RunReader
 from .scanner import Line, Scanner, Sighting
+from .shell import ShellReader
+from .step import step_of
 from .training import TrainingReader, read_debug_json
 
 #: lines a reader may look at after a candidate (the dict after "Configuration name:", an OOM message's tail)
@@ -61,8 +67,9 @@ class LogProbe:
         signatures = SignatureReader(context.signatures)
         exceptions, training, run, machine, names = (ExceptionReader(), TrainingReader(), RunReader(),
                                                      MachineReader(), _NameReader())
-        scanner = Scanner([signatures, exceptions, training, run, machine, names],
-                          context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES))
+        cli, shell, layout = CliReader(), ShellReader(), LayoutReader()
+        scanner = Scanner([signatures, exceptions, training, run, machine, names, cli, shell, layout],
+                          context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES, USAGE_LINES))
         files: list[str] = []
         total = 0
         for source in context.logs:
@@ -94,6 +101,21 @@ class LogProbe:
         generations = _generations(machine, run, names)
         sink.add("log.generations", sorted({g.value for g in generations}))
         machine.facts(sink, generations[0] if generations else None)
+        _command_line_facts(sink, cli, shell, layout, machine, run, exceptions)
+
+
+def _command_line_facts(sink: FactSink, cli: CliReader, shell: ShellReader, layout: LayoutReader,
+                        machine: MachineReader, run: RunReader, exceptions: ExceptionReader) -> None:
+    """cli.errors, shell.not_found, layout.paths and log.step (probes/vocabulary/cli.yaml)."""
+    versions = {name: sighting.value for name, sighting in machine.versions.items()}
+    for name, records, detail in (("cli.errors", cli.records(versions, [dict(c.fields) for c in run.commands]),
+                                    "argparse error"), ("shell.not_found", shell.records, "shell message"),
+                                   ("layout.paths", layout.records, "path explained by the layout model")):
+        sink.add(name, [Record(r, Provenance("log", r["file"], (r["line"], r["line"]), detail)) for r in records])
+    step = step_of([dict(e.fields) for e in exceptions.exceptions], [dict(c.fields) for c in run.commands], run.stages)
+    if step is not None:
+        name, told, file, line = step
+        sink.add("log.step", name, file=file, lines=(line, line), detail=f"from the {told}")
 
 
 def _generations(machine: MachineReader, run: RunReader, names: _NameReader) -> list[Sighting]:

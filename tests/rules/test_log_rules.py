@@ -21,6 +21,10 @@ MEDIUM = 0.4
 #: failing real runs -> the cause that must rank first
 FAILING = {
     "find_best_untrained_configs.log": "train.cascade_missing_stage",
+    "layout_export_without_validation.log": "infer.export_problem",
+    "layout_predict_latest_only.log": "infer.model_missing",
+    "layout_preprocess_before_plan.log": "train.not_preprocessed",
+    "layout_train_before_preprocess.log": "train.not_preprocessed",
     "plan_dataset_not_found.log": "env.dataset_not_found",
     "plan_empty_labels.log": "data.labels_empty",
     "plan_paths_unset.log": "env.paths_unset",
