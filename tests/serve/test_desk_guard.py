@@ -39,8 +39,8 @@ def test_the_api_and_the_pages_require_the_token(guarded: Any) -> None:
 
 
 def test_a_diagnosis_past_the_time_limit_is_stopped_and_the_desk_goes_on(guarded: Any) -> None:
-    # thousands of distinct case file names: redacting them before storing takes far longer than 3 s
-    slow = "".join(f"reading imagesTr/Patient{i:06d}x_0000.nii.gz\n" for i in range(20000))
+    # 300,000 distinct case file names (14 MB): reading and redacting them takes far longer than 3 s
+    slow = "".join(f"reading imagesTr/Patient{i:06d}x_0000.nii.gz\n" for i in range(300000))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     status, _, answer = guarded.post_json("/api/diagnose", {"log": slow}, auth)
     assert (status, answer["error"]) == (422, "the diagnosis took longer than 3 s and was stopped "
