@@ -9,7 +9,8 @@ Input: the console output a user pasted, nnU-Net's ``training_log_*.txt``, a res
 Each input is scanned once (:mod:`.scanner`) by all readers at the same time: the rule pack's signatures
 (``match.<id>``, :mod:`.matches`), exceptions (``log.exceptions``, ``log.root_exception``,
 ``log.last_exception``, :mod:`.exceptions`), the training log (``training.*``, :mod:`.training`), commands and
-stages (``log.commands``, ``log.stages``, :mod:`.run`) and what the log shows of the machine (versions,
+stages (``log.commands``, ``log.stages``, :mod:`.run`), import/attribute/call errors explained against the
+API index of every release (``api.drift``, :mod:`.api_drift`) and what the log shows of the machine (versions,
 install paths, OS, scheduler, GPUs, CUDA memory; :mod:`.machine`). Only torch-free standard-library code
 runs here.
 """
@@ -19,6 +20,7 @@ import re
 from typing import ClassVar
 
 from ..base import FactSink, ProbeContext
+from .api_drift import ApiErrorReader
 from .exceptions import ExceptionReader
 from .machine import MachineReader
 from .matches import SignatureReader
@@ -61,7 +63,8 @@ class LogProbe:
         signatures = SignatureReader(context.signatures)
         exceptions, training, run, machine, names = (ExceptionReader(), TrainingReader(), RunReader(),
                                                      MachineReader(), _NameReader())
-        scanner = Scanner([signatures, exceptions, training, run, machine, names],
+        api = ApiErrorReader()
+        scanner = Scanner([signatures, exceptions, training, run, machine, names, api],
                           context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES))
         files: list[str] = []
         total = 0
@@ -94,6 +97,7 @@ class LogProbe:
         generations = _generations(machine, run, names)
         sink.add("log.generations", sorted({g.value for g in generations}))
         machine.facts(sink, generations[0] if generations else None)
+        api.facts(sink, exceptions.exceptions)
 
 
 def _generations(machine: MachineReader, run: RunReader, names: _NameReader) -> list[Sighting]:
