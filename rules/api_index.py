@@ -260,10 +260,17 @@ def read_release(files: Iterable[tuple[str, bytes]], top: str) -> Release:
     return release
 
 
-def read_folder(folder: Path, top: str) -> Release:
-    """Index an installed package (``site-packages/<top>``) or a source checkout."""
-    return read_release(((p.relative_to(folder.parent).as_posix(), p.read_bytes())
-                         for p in sorted((folder).rglob("*.py"))), top)
+def read_folder(folder: Path, top: str, distribution: str | None = None) -> Release:
+    """Index an installed package (``site-packages/<top>``) or a source checkout; its declared dependencies come
+    from the installed distribution's metadata when ``distribution`` is named."""
+    release = read_release(((p.relative_to(folder.parent).as_posix(), p.read_bytes())
+                            for p in sorted(folder.rglob("*.py"))), top)
+    if distribution is not None:
+        from importlib.metadata import requires
+
+        lines = [f"Requires-Dist: {r}" for r in requires(distribution) or []]
+        release["requires"] = _requirements({"PKG-INFO": "\n".join(lines).encode()})
+    return release
 
 
 def read_sdist(path: Path, top: str) -> Release:

@@ -95,6 +95,7 @@ class ApiErrorReader:
     def facts(self, sink: FactSink, exceptions: list[Record]) -> None:
         """Resolve the collected errors against the index (loaded here, only when there is something to explain)."""
         cut = [e for e in exceptions if not e.fields["complete"]]
+        self.errors = [e for e in self.errors if _may_explain(e)]
         if not self.errors and not (cut and self.quoted_imports):
             return
         resolver = Resolver.default()
@@ -116,6 +117,17 @@ class ApiErrorReader:
                                for found in resolver.explain(error, exception.fields["last_frame"]))
         if records:
             sink.add("api.drift", records)
+
+
+#: top-level modules the index or the change table knows
+_KNOWN_TOPS = frozenset({"nnunetv2", "nnunet", "batchgenerators", "batchgeneratorsv2", "acvl_utils",
+                         "dynamic_network_architectures", "numpy", "torch", "SimpleITK"})
+
+
+def _may_explain(error: _Error) -> bool:
+    """Could the index or the table know this name? (``No module named 'hiddenlayer'`` never loads the index.)"""
+    module = error.groups.get("module")
+    return module is None or module.split(".")[0] in _KNOWN_TOPS
 
 
 def _innermost_file(frame_files: list[str]) -> str | None:
