@@ -24,15 +24,12 @@ Regenerate with ``python -m nnunet_doctor.rules.api_index /work/sdists -o rules/
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import gzip
 import io
 import json
 import re
 import sys
-import tarfile
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -275,6 +272,9 @@ def read_folder(folder: Path, top: str, distribution: str | None = None) -> Rele
 
 def read_sdist(path: Path, top: str) -> Release:
     """Index a source distribution (``.tar.gz`` or ``.zip``) without unpacking it to disk."""
+    import tarfile
+    import zipfile
+
     def strip(name: str) -> str | None:
         parts = name.split("/")
         for i, part in enumerate(parts):
@@ -293,11 +293,11 @@ def read_sdist(path: Path, top: str) -> Release:
                 elif name.endswith(_METADATA):
                     metadata.setdefault(name.rsplit("/", 1)[-1], archive.read(name))
     else:
-        with tarfile.open(path) as archive:
-            for member in archive.getmembers():
+        with tarfile.open(path) as tar:
+            for member in tar.getmembers():
                 rel = strip(member.name) if member.isfile() else None
                 wanted = rel or (member.isfile() and member.name.endswith(_METADATA))
-                handle = archive.extractfile(member) if wanted else None
+                handle = tar.extractfile(member) if wanted else None
                 if handle is None:
                     continue
                 if rel:
@@ -438,6 +438,8 @@ def load(path: Path = INDEX_FILE) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(description="Build the API index from downloaded sdists.")
     parser.add_argument("sdists", type=Path, help="folder with <distribution>/<distribution>-<version>.tar.gz")
     parser.add_argument("-o", "--output", type=Path, default=INDEX_FILE)

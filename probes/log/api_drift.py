@@ -233,7 +233,7 @@ class _Library:
         runs = _runs(sorted(members))
         parts = []
         for first, last in runs:
-            low = f">={self.releases[first]}" if first > 0 else f">={self.releases[0]}"
+            low = f">={self.releases[first]}"
             high = f",<{self.releases[last + 1]}" if last + 1 < len(self.releases) else ""
             parts.append(low + high)
         return parts[-1]  # the newest range that works
@@ -305,7 +305,7 @@ class Resolver:
             from nnunet_doctor.rules import api_index
 
             with api_index.CHANGES_FILE.open(encoding="utf-8") as handle:
-                changes = yaml.safe_load(handle)
+                changes = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             cls._default = cls(api_index.load(), changes)
         return cls._default
 
@@ -400,9 +400,10 @@ class Resolver:
             yield self._table_finding(error, library, entry, entry.get("present", ""), self._importers(module, name),
                                       owner)
             return
-        library = self._library_of(top)
-        if library is None:
+        found = self._library_of(top)
+        if found is None:
             return
+        library = found
         works = self._name_releases(library, module, name)
         everywhere = set(range(len(self.libraries[library].releases)))
         if not works or works == everywhere:
@@ -418,9 +419,10 @@ class Resolver:
             yield self._table_finding(error, library, entry, entry.get("present", ""), self._importers(module, None),
                                       owner)
             return
-        library = self._library_of(module.split(".")[0])
-        if library is None or "." not in module:
+        found = self._library_of(module.split(".")[0])
+        if found is None or "." not in module:
             return
+        library = found
         spans = self.packages[library]["modules"].get(module)
         everywhere = set(range(len(self.libraries[library].releases)))
         works = _members(spans) if spans else set()
@@ -433,8 +435,8 @@ class Resolver:
     def _attribute(self, error: _Error, owner: str | None) -> Iterator[Finding]:
         module, name = error.groups["module"], error.groups["name"]
         for library, entry in self._table(f"{module}.{name}"):
-            callers = {p: s for p, s in self._importers(module, name).items()}
-            yield self._table_finding(error, library, entry, entry.get("present", ""), callers, owner)
+            yield self._table_finding(error, library, entry, entry.get("present", ""), self._importers(module, name),
+                                      owner)
             return
         yield from self._import_name(error, owner)
 
@@ -452,10 +454,9 @@ class Resolver:
                         exists = self._name_releases(library, module, candidate)
                         change = (f"{candidate} ({module}) has the attribute '{name}' in {library} "
                                   f"{lib.span_text(works)} only (the class exists in {lib.span_text(exists)})")
-                        subclass = cls != candidate
-                        found = self._finding(error, library, f"{module}.{candidate}.{name}", works, {},
-                                              "user" if subclass and owner is None else owner, change)
-                        yield found
+                        subclass = cls != candidate  # a user's class derived from nnU-Net's
+                        yield self._finding(error, library, f"{module}.{candidate}.{name}", works, {},
+                                            "user" if subclass and owner is None else owner, change)
                         return
 
     def _plans_key(self, error: _Error, owner: str | None) -> Iterator[Finding]:

@@ -88,3 +88,15 @@ def test_a_log_without_such_errors_never_loads_the_index() -> None:
             "print('nnunet_doctor.rules.api_index' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_an_attribute_of_a_subclass_is_looked_up_on_nnunets_class(read_text) -> None:
+    [found] = _drift(read_text("AttributeError: 'nnUNetTrainer_custom' object has no attribute 'unpack_dataset'\n"))
+    assert (found["verdict"], found["library"]) == ("custom_code", "nnunetv2")
+    assert found["works_with"] == "nnunetv2>=2.0,<2.6.0"
+
+
+def test_a_submodule_of_other_releases_is_named_with_its_releases(read_text) -> None:
+    [found] = _drift(read_text("ModuleNotFoundError: No module named 'nnunetv2.training.dataloading.data_loader_3d'\n"))
+    assert (found["kind"], found["verdict"], found["basis"]) == ("module", "custom_code", "name")
+    assert found["pip"] == 'pip install "nnunetv2>=2.0,<2.6.0"'
