@@ -14,7 +14,8 @@ For every release of every :data:`PACKAGES` entry the index holds
 - ``plans_keys`` (nnunetv2): string keys the plans code reads and the planners write.
 
 Each entry carries the releases that contain it as index spans (``"0-5,8"`` into the package's ``releases``).
-Regenerate with ``python -m nnunet_doctor.rules.api_index /work/sdists -o rules/knowledge/api_index.json.gz``.
+Regenerate with ``python -m nnunet_doctor.rules.api_index /work/sdists`` (after editing only the change table
+``library_changes.yml``: ``python -m nnunet_doctor.rules.api_index --changes-only -``).
 
 >>> sig = _signature(ast.parse("def f(a, b=2, *c, d, **e): pass").body[0].args)
 >>> sig
@@ -408,9 +409,17 @@ def release_view(package: dict[str, Any], version: str) -> dict[str, Any]:
     return single
 
 
+def read_changes(path: Path = CHANGES_FILE) -> dict[str, Any]:
+    """The numpy/torch/SimpleITK change table, copied into the index so that diagnosis never imports PyYAML."""
+    import yaml
+
+    with path.open(encoding="utf-8") as handle:
+        return dict(yaml.safe_load(handle))
+
+
 def build(sdists: Path, log: Any = None) -> dict[str, Any]:
-    """The index of every sdist under ``sdists/<distribution>/``."""
-    index: dict[str, Any] = {"format": FORMAT, "packages": {}}
+    """The index of every sdist under ``sdists/<distribution>/``, with the change table."""
+    index: dict[str, Any] = {"format": FORMAT, "packages": {}, "changes": read_changes()}
     for distribution, top in PACKAGES.items():
         releases: dict[str, Release] = {}
         for path in sorted((sdists / distribution).glob("*")):
@@ -443,8 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the API index from downloaded sdists.")
     parser.add_argument("sdists", type=Path, help="folder with <distribution>/<distribution>-<version>.tar.gz")
     parser.add_argument("-o", "--output", type=Path, default=INDEX_FILE)
+    parser.add_argument("--changes-only", action="store_true",
+                        help="only copy library_changes.yml into the existing index (no sdists needed)")
     args = parser.parse_args(argv)
-    index = build(args.sdists, log=sys.stderr)
+    if args.changes_only:
+        index = dict(load(args.output))
+        index["changes"] = read_changes()
+    else:
+        index = build(args.sdists, log=sys.stderr)
     write(index, args.output)
     print(f"{args.output}: {args.output.stat().st_size} bytes", file=sys.stderr)
     return 0

@@ -300,13 +300,10 @@ class Resolver:
     @classmethod
     def default(cls) -> "Resolver":
         if cls._default is None:
-            import yaml
-
             from nnunet_doctor.rules import api_index
 
-            with api_index.CHANGES_FILE.open(encoding="utf-8") as handle:
-                changes = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            cls._default = cls(api_index.load(), changes)
+            index = api_index.load()
+            cls._default = cls(index, index["changes"])
         return cls._default
 
     # ------------------------------------------------------------------------------------------------

@@ -60,3 +60,8 @@ def test_spans_round_trip_and_signatures_keep_defaults_and_markers() -> None:
     assert api_index._members("0-2,5,7-8") == [0, 1, 2, 5, 7, 8]
     tree = ast.parse("def f(a, /, b=(1, 2), *, c, **kw): pass")
     assert api_index._signature(tree.body[0].args) == "a,/,b=(1; 2),*,c,**kw"
+
+
+def test_the_index_carries_the_current_change_table() -> None:
+    """Diagnosis reads the table from the index (no PyYAML import); regenerate with --changes-only after editing it."""
+    assert api_index.load()["changes"] == api_index.read_changes()
