@@ -93,12 +93,25 @@ class ApiErrorReader:
         pass
 
     def facts(self, sink: FactSink, exceptions: list[Record]) -> None:
-        """Resolve the collected errors against the index (loaded here, only when there is something to explain)."""
+        """Resolve the collected errors against the index (loaded here, only when there is something to explain).
+
+        The resolver is knowledge lookup on top of the log probe: should it fail, the probe's other facts stand and
+        the failure becomes a note of the report.
+        """
         cut = [e for e in exceptions if not e.fields["complete"]]
         self.errors = [e for e in self.errors if _may_explain(e)]
         if not self.errors and not (cut and self.quoted_imports):
             return
-        resolver = Resolver.default()
+        try:
+            records = self._resolve(Resolver.default(), exceptions, cut)
+        except Exception as error:  # noqa: BLE001 - any failure of the lookup must not lose the log's facts
+            sink.note(f"the API-drift resolver failed ({type(error).__name__}: {error}); import and call errors "
+                      "are not explained against the API index", "warning")
+            return
+        if records:
+            sink.add("api.drift", records)
+
+    def _resolve(self, resolver: "Resolver", exceptions: list[Record], cut: list[Record]) -> list[Record]:
         records: list[Record] = []
         frames = {(e.fields["file"], e.fields["line"]): e for e in exceptions}
         for error in self.errors:
@@ -115,8 +128,7 @@ class ApiErrorReader:
                                exception.fields["file"], f"from {module} import {name}", "")
                 records.extend(_record(found, error, cut_traceback=True)
                                for found in resolver.explain(error, exception.fields["last_frame"]))
-        if records:
-            sink.add("api.drift", records)
+        return records
 
 
 #: top-level modules the index or the change table knows

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnunet_doctor.probes.log.api_drift import _PATTERNS, Resolver, _Error
 
 from .conftest import HEALTHY_LOGS
 
@@ -100,3 +103,15 @@ def test_a_submodule_of_other_releases_is_named_with_its_releases(read_text) -> 
     [found] = _drift(read_text("ModuleNotFoundError: No module named 'nnunetv2.training.dataloading.data_loader_3d'\n"))
     assert (found["kind"], found["verdict"], found["basis"]) == ("module", "custom_code", "name")
     assert found["pip"] == 'pip install "nnunetv2>=2.0,<2.6.0"'
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(sorted(_PATTERNS)), name=st.from_regex(r"[A-Za-z_][\w.]{0,30}", fullmatch=True),
+       numbers=st.tuples(*[st.integers(0, 12)] * 3), frame=st.sampled_from([None, "/x/site-packages/numpy/a.py",
+                                                                          "/home/u/t.py", "<string>"]))
+def test_the_resolver_answers_any_error_of_each_kind_without_failing(kind, name, numbers, frame) -> None:
+    low, high, given_ = numbers
+    groups = {"name": name, "module": name, "owner": name.split(".")[0], "function": name,
+              "low": str(low), "high": str(high), "given": str(given_)}
+    found = Resolver.default().explain(_Error(kind, groups, 1, "x.log", name, ""), frame)
+    assert all(f.verdict in ("dependency_mismatch", "custom_code") for f in found)
