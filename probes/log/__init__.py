@@ -9,7 +9,8 @@ Input: the console output a user pasted, nnU-Net's ``training_log_*.txt``, a res
 Each input is scanned once (:mod:`.scanner`) by all readers at the same time: the rule pack's signatures
 (``match.<id>``, :mod:`.matches`), exceptions (``log.exceptions``, ``log.root_exception``,
 ``log.last_exception``, :mod:`.exceptions`), the training log (``training.*``, :mod:`.training`), commands and
-stages (``log.commands``, ``log.stages``, :mod:`.run`) and what the log shows of the machine (versions,
+stages (``log.commands``, ``log.stages``, :mod:`.run`), import/attribute/call errors explained against the
+API index of every release (``api.drift``, :mod:`.api_drift`) and what the log shows of the machine (versions,
 install paths, OS, scheduler, GPUs, CUDA memory; :mod:`.machine`). Only torch-free standard-library code
 runs here.
 """
@@ -21,6 +22,7 @@ from typing import ClassVar
 from nnunet_doctor.engine.facts import Provenance, Record
 
 from ..base import FactSink, ProbeContext
+from .api_drift import ApiErrorReader
 from .cli import USAGE_LINES, CliReader
 from .exceptions import ExceptionReader
 from .layout import LayoutReader
@@ -67,8 +69,8 @@ class LogProbe:
         signatures = SignatureReader(context.signatures)
         exceptions, training, run, machine, names = (ExceptionReader(), TrainingReader(), RunReader(),
                                                      MachineReader(), _NameReader())
-        cli, shell, layout = CliReader(), ShellReader(), LayoutReader()
-        scanner = Scanner([signatures, exceptions, training, run, machine, names, cli, shell, layout],
+        cli, shell, layout, api = CliReader(), ShellReader(), LayoutReader(), ApiErrorReader()
+        scanner = Scanner([signatures, exceptions, training, run, machine, names, cli, shell, layout, api],
                           context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES, USAGE_LINES))
         files: list[str] = []
         total = 0
@@ -102,6 +104,7 @@ class LogProbe:
         sink.add("log.generations", sorted({g.value for g in generations}))
         machine.facts(sink, generations[0] if generations else None)
         _command_line_facts(sink, cli, shell, layout, machine, run, exceptions)
+        api.facts(sink, exceptions.exceptions)
 
 
 def _command_line_facts(sink: FactSink, cli: CliReader, shell: ShellReader, layout: LayoutReader,

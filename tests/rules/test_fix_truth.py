@@ -28,6 +28,8 @@ EXTERNAL_VARIABLES = {
     "TORCHDYNAMO_VERBOSE": "torch dynamo",
     "CUDA_LAUNCH_BLOCKING": "CUDA runtime: synchronous kernel launches, for exact error locations",
     "TRITON_CACHE_DIR": "Triton",
+    "OPENBLAS_NUM_THREADS": "OpenBLAS threads",
+    "NCCL_DEBUG": "NCCL logging", "NCCL_P2P_DISABLE": "NCCL: no peer-to-peer transport between GPUs",
     "NNUNET_DOCTOR_RULES": "nnunet-doctor itself",
     "PATH": "the shell", "HOME": "the shell", "PYTHONPATH": "Python", "PYTHONNOUSERSITE": "Python",
     "CONDA_PREFIX": "conda", "VIRTUAL_ENV": "venv",
