@@ -237,6 +237,27 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
         raise click.exceptions.Exit(EXIT_FOUND)
 
 
+@rules.command("coverage")
+@_rules_option
+@click.option("--unbound", is_flag=True, help="List the messages no rule binds (problems only).")
+@click.option("--package", "packages", multiple=True, help="Only these packages (repeatable).")
+def rules_coverage(rule_dirs: tuple[Path, ...], unbound: bool, packages: tuple[str, ...]) -> None:
+    """How much of the message catalog of every release the rules bind to a cause: bound, informational
+    (progress a rule does not need) and unbound messages per package and release."""
+    from nnunet_doctor.rules.catalog import MessageCatalog, coverage
+
+    result = coverage(MessageCatalog.load(), _pack(rule_dirs))
+    click.echo(f"{'package':<30} {'release':<10} {'bound':>6} {'info':>6} {'unbound':>8}")
+    for package, release, bound, informational, left in result.rows():
+        if not packages or package in packages:
+            click.echo(f"{package:<30} {release:<10} {bound:>6} {informational:>6} {left:>8}")
+    if unbound:
+        for entry in result.unbound:
+            if not packages or entry.package in packages:
+                click.echo(f"{entry.package} {entry.release_range} {entry.file}:{entry.line} {entry.type}: "
+                           f"{entry.text[:160]!r}")
+
+
 @rules.command("docs")
 @_rules_option
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (docs/rules.md).")

@@ -19,6 +19,7 @@ import re
 from typing import ClassVar
 
 from ..base import FactSink, ProbeContext
+from .catalog import CatalogReader
 from .exceptions import ExceptionReader
 from .machine import MachineReader
 from .matches import SignatureReader
@@ -61,7 +62,8 @@ class LogProbe:
         signatures = SignatureReader(context.signatures)
         exceptions, training, run, machine, names = (ExceptionReader(), TrainingReader(), RunReader(),
                                                      MachineReader(), _NameReader())
-        scanner = Scanner([signatures, exceptions, training, run, machine, names],
+        catalog = CatalogReader(context.signatures)
+        scanner = Scanner([signatures, exceptions, training, run, machine, names, catalog],
                           context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES))
         files: list[str] = []
         total = 0
@@ -82,6 +84,7 @@ class LogProbe:
         sink.add("log.files", files)
         sink.add("log.line_count", total)
         sink.add("log.scan_engine", scanner.engine)
+        catalog.facts(sink, signatures.matches, machine.versions, machine.pythons)
         for name, records in signatures.matches.items():
             sink.add(name, records)
         sink.add("log.exceptions", exceptions.exceptions)
