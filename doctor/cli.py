@@ -1,7 +1,8 @@
 """The ``diagnose`` command line.
 
 Exit codes: 0 nothing found (no cause reaches medium certainty), 1 causes found, 2 usage or input error
-(including invalid rule files), 3 internal error.
+(including invalid rule files), 3 internal error, 4 the log holds an error that no rule explains (no cause reaches
+medium certainty; the report names the error and what to send next).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import click
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.errors import DoctorError, InputError, RuleLoadError
 
-EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNEXPLAINED = 0, 1, 2, 3, 4
 FORMATS = ("terminal", "markdown", "html", "json")
 
 
@@ -148,7 +149,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         click.echo(traceback.format_exc() if verbose else f"  {sys.exc_info()[1]!r} (use -v for the traceback)", err=True)
         ctx.exit(EXIT_INTERNAL)
     found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in report["causes"])
-    ctx.exit(EXIT_FOUND if found else EXIT_NOTHING_FOUND)
+    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if report["unexplained"] else EXIT_NOTHING_FOUND)
 
 
 _rules_option = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",

@@ -112,7 +112,7 @@ class CatalogReader:
 
 def _fields(match: "CatalogMatch", number: int, file: str, text: str) -> dict[str, Any]:
     entry = match.entry
-    return {"line": number, "file": file, "text": text[:MAX_TEXT], "score": match.score,
+    return {"line": number, "file": file, "text": text[:MAX_TEXT], "score": match.score, "entry": entry.index,
             "package": entry.package, "kind": entry.kind, "type": entry.type, "message": entry.text[:MAX_TEXT],
             "source": f"{entry.file}:{entry.line}", "function": entry.function, "releases": list(entry.releases),
             "release_range": entry.release_range, "first": entry.releases[0], "last": entry.releases[-1],
