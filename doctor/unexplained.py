@@ -116,15 +116,15 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
                 break
     text = f"{error['type']}: {error['message']}" if error.get("type") else error.get("text", "")
     nearest: list[NearMessage] = []
-    seen: set[int] = set()
+    seen: set[str] = set()
     scored = [(catalog.entries[r.fields["entry"]], float(r.fields["score"])) for r in at_line]
     if error.get("message"):
         scored += [(m.entry, m.score) for m in catalog.nearest(error["message"], limit=MAX_NEAREST * 3,
                                                                 cutoff=NEAREST_CUTOFF)]
     for entry, score in scored:
-        if entry.index in seen or len(nearest) >= MAX_NEAREST:
-            continue
-        seen.add(entry.index)
+        if entry.text in seen or len(nearest) >= MAX_NEAREST:
+            continue  # the same message in several files is one message
+        seen.add(entry.text)
         nearest.append(NearMessage(entry.text, entry.package, entry.release_range, f"{entry.file}:{entry.line}",
                                    round(score, 1), binding.causes(entry)))
     unexplained = UnexplainedError(
@@ -141,10 +141,11 @@ def _send_next(diagnosis: Diagnosis, error: UnexplainedError) -> list[str]:
     if not error.complete or error.frames == 0:
         out.append("the whole traceback: every line from 'Traceback (most recent call last):' to the error line")
     if not _value(diagnosis, "log.commands"):
-        out.append("the command you ran (the nnUNetv2_... line with all its options)")
+        out.append("the command you ran, with all its options")
     if _value(diagnosis, "nnunet.version") is None:
         generation = _value(diagnosis, "nnunet.generation")
-        out.append("the output of `pip show nnunet`" if generation == "v1" else
+        v1 = generation == "v1" or (generation is None and error.package == "nnunet")
+        out.append("the output of `pip show nnunet` (nnU-Net v1)" if v1 else
                    "the output of `pip list` (the versions of nnunetv2, torch and their libraries)")
     out.append("the complete console output of the failing command, from its first line")
     return out

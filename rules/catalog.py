@@ -40,7 +40,9 @@ MIN_PIECE_LITERAL = 12
 #: kinds whose messages report a problem; print and info/debug logging are informational unless a rule binds them
 PROBLEM_KINDS = ("raise", "assert", "warn")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_]{3,}")
-_FILLERS = ("1", "X", "/data/nnUNet_raw/Dataset001_X/imagesTr/case_000_0000.nii.gz", "3d_fullres", "0.5")
+_FILLERS = ("1", "X", "/data/nnUNet_raw/Dataset001_X/imagesTr/case_000_0000.nii.gz", "3d_fullres", "0.5", "[0, 1, 3]")
+#: an anchor this long, found in a message's literal text, binds the message to its signature
+MIN_BINDING_ANCHOR = 15
 
 
 @dataclass(frozen=True)
@@ -237,8 +239,11 @@ def _load(path: str) -> MessageCatalog:
 
 
 def signatures_of(entry: Entry, signatures: "SignatureSet") -> list[str]:
-    """Ids of the signatures that recognise the entry's message (its values filled in several ways)."""
+    """Ids of the signatures that recognise the entry's message: their regex confirms it with its values filled in
+    one of several ways, or (for a regex that wants values no filler gives) one of their anchors, of at least
+    :data:`MIN_BINDING_ANCHOR` characters, lies in the message's literal text."""
     found: list[str] = []
+    fragments = entry.template.split(HOLE)
     for signature in signatures:
         for filler in _FILLERS:
             text = entry.example(filler)
@@ -250,6 +255,10 @@ def signatures_of(entry: Entry, signatures: "SignatureSet") -> list[str]:
                     signature.confirm(line) is not None for line in text.splitlines()[1:]):
                 found.append(signature.id)
                 break
+        else:
+            if any(len(anchor) >= MIN_BINDING_ANCHOR and any(anchor in fragment for fragment in fragments)
+                   for anchor in signature.anchors):
+                found.append(signature.id)
     return found
 
 
