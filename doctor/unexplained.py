@@ -105,6 +105,11 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
     catalog = MessageCatalog.load()
     binding = Binding(catalog, diagnosis.pack)
     package = releases = source = None
+    in_frames = {m.group(1) for path in error.get("frame_files") or [] for m in _PACKAGE_IN_PATH.finditer(path)}
+    generations = _value(diagnosis, "log.generations") or []
+    # the same message in several packages (v1 and v2 share many): the one the frames, else the log, point at
+    at_line.sort(key=lambda r: (r.fields["package"] not in in_frames,
+                                r.fields["package"] != ("nnunet" if generations == ["v1"] else "nnunetv2")))
     if at_line:
         best = at_line[0].fields
         package, releases, source = best["package"], best["release_range"], best["source"]

@@ -11,7 +11,7 @@ is bound through its sibling (the same function raising the same type with a sim
 >>> catalog = MessageCatalog.load()
 >>> [m.entry.releases[-1] for m in catalog.find("RuntimeError: Unable to locate trainer class X in "
 ...     "nnunetv2.training.nnUNetTrainer. Please place it there (in any .py file)!")][:1]
-['2.6.4']
+['2.7.0']
 """
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ CATALOG_PATH = Path(__file__).with_name("messages.catalog.json.gz")
 FUZZY_CUTOFF = 90.0
 #: a line (or its shown part) needs this many characters before a fuzzy match means anything
 MIN_FUZZY_LENGTH = 24
+#: score of a line that shows a window of a message (cut on the right or the left), and the share of the line that
+#: the window's literal text must explain
+WINDOW_SCORE = 95.0
+WINDOW_SHARE = 0.6
+_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning)|AssertionError):\s*")
 #: alphanumeric characters a template line needs to be looked for at all ("Expected: …" alone says nothing)
 MIN_PIECE_LITERAL = 12
 #: kinds whose messages report a problem; print and info/debug logging are informational unless a rule binds them
@@ -135,6 +140,34 @@ def _expand(ranges: str, releases: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _window(line: str, text: str) -> int:
+    """Characters of ``text`` that a window of the template line explains: its fragments in order, the first
+    possibly cut on the left (a wrapped line) and the last cut on the right (a truncated one); 0 when a fragment
+    inside the window is missing.
+
+    >>> _window("Unable to locate trainer class " + HOLE + " in nnunetv2.training. Please", "trainer class X in nnunetv")
+    25
+    """
+    fragments = [fragment for fragment in line.split(HOLE) if fragment.strip()]
+    matched, position = 0, 0
+    for fragment in fragments:
+        found = text.find(fragment, position)
+        if found >= 0 and (matched or found == 0 or position == 0):
+            matched, position = matched + len(fragment), found + len(fragment)
+            continue
+        if matched == 0:
+            cut = next((k for k in range(len(fragment) - 1, 5, -1) if text.startswith(fragment[-k:])), 0)
+            if cut:  # the line starts inside this fragment
+                matched, position = cut, cut
+            continue
+        rest = text[position:]
+        cut = next((k for k in range(min(len(fragment), len(rest)), 5, -1) if rest.endswith(fragment[:k])), 0)
+        if cut:  # the line ends inside this fragment
+            return matched + cut
+        return matched if not rest.strip() else 0
+    return matched
+
+
 @lru_cache(maxsize=4096)
 def _piece_regex(line: str) -> re.Pattern[str]:
     parts = [re.escape(part) for part in line.split(HOLE)]
@@ -195,12 +228,15 @@ class MessageCatalog:
 
         pieces = self._pieces if self._pieces is not None else self._build_index()
         text = text.strip()
+        bare = _EXCEPTION_PREFIX.sub("", text)
         candidates = sorted({number for word in set(_WORD.findall(text)) for number in self._index.get(word, ())})
         best: dict[int, CatalogMatch] = {}
         for number in candidates:
             piece = pieces[number]
             if piece.search(text):
                 score = 100.0
+            elif _window(piece.line, bare) >= max(MIN_FUZZY_LENGTH, WINDOW_SHARE * len(bare)):
+                score = WINDOW_SCORE  # the message cut on the right (truncated) or the left (wrapped)
             elif len(text) >= MIN_FUZZY_LENGTH and len(piece.literal) >= MIN_FUZZY_LENGTH:
                 score = fuzz.partial_ratio(piece.literal, text, score_cutoff=cutoff)
                 if not score:
@@ -224,6 +260,14 @@ class MessageCatalog:
         found = process.extract(text, choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=cutoff)
         return [CatalogMatch(self.entries[index], float(score), self.entries[index].text)
                 for _, score, index in found]
+
+    def reworded_later(self, entry: Entry, cutoff: float = 80.0) -> bool:
+        """Does a later release hold a similar message (reworded or moved), rather than none at all?"""
+        from rapidfuzz import fuzz
+
+        later = entry.all_releases[entry.all_releases.index(entry.releases[-1]) + 1:]
+        return any(other.package == entry.package and other.index != entry.index and set(other.releases) & set(later)
+                   and fuzz.token_set_ratio(other.text, entry.text) >= cutoff for other in self.entries) if later else False
 
     def siblings(self, entry: Entry) -> list[Entry]:
         """The same place in other releases: same package, file, function, kind and type."""
@@ -265,7 +309,7 @@ def signatures_of(entry: Entry, signatures: "SignatureSet") -> list[str]:
 def bound_signatures(catalog: MessageCatalog, entry: Entry,
                      signatures: "SignatureSet") -> tuple[list[str], Entry | None]:
     """The signatures bound to an entry: those that recognise its text, else those that recognise its sibling's
-    (the same raise in another release, reworded: a token_set_ratio of at least 70), newest sibling first."""
+    (the same raise in another release, reworded: a token_set_ratio of at least 80), newest sibling first."""
     direct = signatures_of(entry, signatures)
     if direct:
         return direct, None
@@ -273,7 +317,7 @@ def bound_signatures(catalog: MessageCatalog, entry: Entry,
 
     newest_first = sorted(catalog.siblings(entry), key=lambda e: e.all_releases.index(e.releases[-1]), reverse=True)
     for sibling in newest_first:
-        if fuzz.token_set_ratio(sibling.text, entry.text) >= 70:
+        if fuzz.token_set_ratio(sibling.text, entry.text) >= 80:
             found = signatures_of(sibling, signatures)
             if found:
                 return found, sibling

@@ -73,7 +73,7 @@ class CatalogReader:
     def facts(self, sink: FactSink, matches: dict[str, list[Record]], versions: dict[str, Sighting],
               pythons: dict[str, Sighting]) -> None:
         """Look the kept lines up, add the facts, and complete ``matches`` (the signature reader's records)."""
-        if not self.lines:
+        if not self.lines and not pythons:
             return
         from nnunet_doctor.rules.catalog import MessageCatalog, bound_signatures
 
@@ -88,7 +88,8 @@ class CatalogReader:
             best = [m for m in found if m.score == found[0].score]
             provenance = Provenance("log", file, (number, number), "catalog message")
             for match in best[:3]:
-                records.append(Record(_fields(match, number, file, text), provenance))
+                records.append(Record({**_fields(match, number, file, text),
+                                       "reworded": catalog.reworded_later(match.entry)}, provenance))
             if (file, number) in seen:
                 continue  # a signature already read this line
             for match in best:
@@ -104,9 +105,8 @@ class CatalogReader:
                         matches[name].append(Record({"line": number, "file": file, "text": text[:MAX_TEXT],
                                                      "score": match.score}, Provenance("log", file, (number, number),
                                                                                        detail)))
-        if not records:
-            return
-        sink.add("catalog.messages", records)
+        if records:
+            sink.add("catalog.messages", records)
         _releases(sink, catalog, records, versions, pythons)
 
 
@@ -133,8 +133,8 @@ def _releases(sink: FactSink, catalog: "MessageCatalog", records: list[Record], 
             if narrowed:  # messages that disagree (two installs, a copied snippet) do not narrow to nothing
                 allowed[fields["package"]] = narrowed
                 lines.setdefault(fields["package"], []).append(fields["line"])
-    file = records[0].fields["file"]
     for package, releases in allowed.items():
+        file = records[0].fields["file"]
         ordered = [r for r in catalog.releases[package] if r in releases]
         provenance = Provenance("log", file, (min(lines[package]), max(lines[package])),
                                 f"{package} messages only these releases print")
@@ -174,6 +174,6 @@ def _satisfies(python: str, requirement: str) -> bool:
     from nnunet_doctor.engine.versions import VersionRange
 
     try:
-        return bool(VersionRange.parse(requirement).contains(python))
+        return VersionRange(requirement.replace(" ", "")).contains(python)
     except Exception:
         return True  # a requirement we cannot read never concludes anything
