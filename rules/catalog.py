@@ -282,10 +282,11 @@ def _load(path: str) -> MessageCatalog:
         return MessageCatalog(json.load(opened))
 
 
-def signatures_of(entry: Entry, signatures: "SignatureSet") -> list[str]:
+def signatures_of(entry: Entry, signatures: "SignatureSet", by_anchor: bool = True) -> list[str]:
     """Ids of the signatures that recognise the entry's message: their regex confirms it with its values filled in
     one of several ways, or (for a regex that wants values no filler gives) one of their anchors, of at least
-    :data:`MIN_BINDING_ANCHOR` characters, lies in the message's literal text."""
+    :data:`MIN_BINDING_ANCHOR` characters, lies in the message's literal text (``by_anchor``: enough to say which
+    cause a message means, not to stand for the signature's match, whose regex may say more)."""
     found: list[str] = []
     fragments = entry.template.split(HOLE)
     for signature in signatures:
@@ -300,17 +301,17 @@ def signatures_of(entry: Entry, signatures: "SignatureSet") -> list[str]:
                 found.append(signature.id)
                 break
         else:
-            if any(len(anchor) >= MIN_BINDING_ANCHOR and any(anchor in fragment for fragment in fragments)
+            if by_anchor and any(len(anchor) >= MIN_BINDING_ANCHOR and any(anchor in fragment for fragment in fragments)
                    for anchor in signature.anchors):
                 found.append(signature.id)
     return found
 
 
-def bound_signatures(catalog: MessageCatalog, entry: Entry,
-                     signatures: "SignatureSet") -> tuple[list[str], Entry | None]:
+def bound_signatures(catalog: MessageCatalog, entry: Entry, signatures: "SignatureSet",
+                     by_anchor: bool = True) -> tuple[list[str], Entry | None]:
     """The signatures bound to an entry: those that recognise its text, else those that recognise its sibling's
     (the same raise in another release, reworded: a token_set_ratio of at least 80), newest sibling first."""
-    direct = signatures_of(entry, signatures)
+    direct = signatures_of(entry, signatures, by_anchor)
     if direct:
         return direct, None
     from rapidfuzz import fuzz
@@ -318,7 +319,7 @@ def bound_signatures(catalog: MessageCatalog, entry: Entry,
     newest_first = sorted(catalog.siblings(entry), key=lambda e: e.all_releases.index(e.releases[-1]), reverse=True)
     for sibling in newest_first:
         if fuzz.token_set_ratio(sibling.text, entry.text) >= 80:
-            found = signatures_of(sibling, signatures)
+            found = signatures_of(sibling, signatures, by_anchor)
             if found:
                 return found, sibling
     return [], None

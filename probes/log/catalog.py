@@ -96,7 +96,7 @@ class CatalogReader:
                 if sum(char.isalnum() for char in match.piece) < MIN_INJECTED_LITERAL:
                     continue
                 if match.entry.index not in bound:
-                    bound[match.entry.index] = bound_signatures(catalog, match.entry, self.signatures)[0]
+                    bound[match.entry.index] = bound_signatures(catalog, match.entry, self.signatures, by_anchor=False)[0]
                 for signature in bound[match.entry.index]:
                     name = f"match.{signature}"
                     if name in matches and not matches[name] and not self._captures(signature):
