@@ -31,6 +31,10 @@ CANDIDATE_CERTAINTY = 0.3
 #: token_set_ratio from which a catalog message is "near" an unexplained error
 NEAREST_CUTOFF = 60.0
 MAX_NEAREST = 5
+#: similarity given to a message raised in the innermost frame's function, or elsewhere in its file, when the
+#: traceback was cut before its exception line
+CALLED_SCORE, SAME_FUNCTION_SCORE, SAME_FILE_SCORE = 80.0, 70.0, 60.0
+_CALLED = re.compile(r"([A-Za-z_]\w*)\s*(?:\(|$)")
 MAX_CANDIDATES = 3
 _PACKAGE_IN_PATH = re.compile(r"(?:^|[/\\])(nnunetv2|nnunet|batchgeneratorsv2|batchgenerators|acvl_utils"
                               r"|dynamic_network_architectures|torch|numpy|SimpleITK|scipy|skimage|blosc2)[/\\]")
@@ -92,14 +96,25 @@ def _error(diagnosis: Diagnosis) -> tuple[dict[str, Any], list[Record]] | None:
     return error, [r for r in errors if r.fields["line"] == first["line"]]
 
 
+def _explains(cause: RankedCause, error: dict[str, Any]) -> bool:
+    """Does a cause cite the error: a log line (or fact) of its traceback, from its header to its exception line?"""
+    first = error.get("traceback_line") or error.get("line") or 0
+    last = error.get("line") or 0
+    for item in cause.evidence:
+        lines = item.provenance.lines
+        if lines and item.provenance.file == error.get("file") and lines[0] <= last and lines[-1] >= first:
+            return True
+    return False
+
+
 def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
-    """The log's error when no cause reaches medium certainty, with the nearest catalog messages and their causes."""
-    if any(cause.certainty >= FOUND_THRESHOLD for cause in diagnosis.causes):
-        return None
+    """The log's error when no cause of medium certainty cites it, with the nearest catalog messages and causes."""
     found = _error(diagnosis)
     if found is None:
         return None
     error, at_line = found
+    if any(cause.certainty >= FOUND_THRESHOLD and _explains(cause, error) for cause in diagnosis.causes):
+        return None
     from nnunet_doctor.rules.catalog import Binding, MessageCatalog
 
     catalog = MessageCatalog.load()
@@ -126,6 +141,12 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
     if error.get("message"):
         scored += [(m.entry, m.score) for m in catalog.nearest(error["message"], limit=MAX_NEAREST * 3,
                                                                 cutoff=NEAREST_CUTOFF)]
+    elif error.get("last_frame"):
+        frames = [r.fields for r in _value(diagnosis, "catalog.frame_code") or []
+                  if r.fields["file"] == error.get("file") and r.fields["line"] <= (error.get("line") or 0)]
+        code = max(frames, key=lambda f: f["line"])["code"] if frames else ""
+        scored += _raised_near(catalog, binding, str(error["last_frame"]), error.get("last_frame_function") or "",
+                               code)
     for entry, score in scored:
         if entry.text in seen or len(nearest) >= MAX_NEAREST:
             continue  # the same message in several files is one message
@@ -138,6 +159,30 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
         nearest)
     unexplained.send_next = _send_next(diagnosis, unexplained)
     return unexplained
+
+
+def _raised_near(catalog: Any, binding: Any, path: str, function: str, code: str) -> list[tuple[Any, float]]:
+    """A traceback cut before its exception line: the messages of the functions the innermost frame's code calls
+    (a name cut by the paste matches as a prefix), then of its own function, then of its file; only those a rule
+    binds to a cause::
+
+        File ".../nnunetv2/run/run_training.py", line 196, in run_training
+          nnunet_trainer = get_trainer_from_a          -> messages of get_trainer_from_args
+    """
+    called = [name for name in _CALLED.findall(code) if len(name) >= 4]
+    normalised = path.replace("\\", "/")
+
+    def score(entry: Any) -> float:
+        name = entry.function.rsplit(".", 1)[-1]
+        if any(name.startswith(c) for c in called):
+            return CALLED_SCORE
+        if name == function:
+            return SAME_FUNCTION_SCORE
+        return SAME_FILE_SCORE if normalised.endswith("/" + entry.file) else 0.0
+
+    found = [(entry, score(entry)) for entry in catalog if entry.problem and entry.package in normalised]
+    found = [(entry, value) for entry, value in found if value and binding.causes(entry)]
+    return sorted(found, key=lambda item: (-item[1], item[0].index))
 
 
 def _send_next(diagnosis: Diagnosis, error: UnexplainedError) -> list[str]:
@@ -161,11 +206,12 @@ def add_candidates(diagnosis: Diagnosis, error: UnexplainedError) -> None:
     ceiling = min((cause.certainty for cause in diagnosis.causes), default=1.0)
     ranked = {cause.cause for cause in diagnosis.causes}
     best: dict[str, NearMessage] = {}
-    for near in error.nearest:
+    for near in error.nearest:  # closest first; a message's own causes in the order the rules give them
         for cause in near.causes:
             if cause not in ranked and (cause not in best or best[cause].score < near.score):
                 best[cause] = near
-    chosen = sorted(best.items(), key=lambda item: (-item[1].score, item[0]))[:MAX_CANDIDATES]
+    order = list(best)
+    chosen = sorted(best.items(), key=lambda item: (-item[1].score, order.index(item[0])))[:MAX_CANDIDATES]
     for position, (cause, near) in enumerate(chosen):
         certainty = min(CANDIDATE_CERTAINTY * near.score / 100, ceiling - 0.01 * (position + 1))
         if certainty <= 0:

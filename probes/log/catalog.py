@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 MAX_LINES = 300
 MAX_ERROR_LINES = 200
 MAX_TEXT = 600
+#: traceback frames whose quoted code is kept (the last ones)
+MAX_FRAMES = 50
 #: literal characters a recognised message line needs before it stands for a signature the log did not show
 MIN_INJECTED_LITERAL = 20
 _ANCHORS = ("error", "exception", "not ", "warn", "must", "please", "cannot", "unable", "fail", "invalid", "expect",
@@ -47,13 +49,21 @@ class CatalogReader:
     def __init__(self, signatures: SignatureSet):
         self.signatures = signatures
         self.lines: list[tuple[int, str, str]] = []  # (number, file, text)
+        self.frame_code: dict[tuple[str, int], str] = {}  # (file, line of a traceback frame) -> the code it quotes
         self._errors = 0
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
-        return [(word, True) for word in _ANCHORS]
+        return [(word, True) for word in _ANCHORS] + [('File "', False)]
 
     def on_line(self, line: Line) -> None:
         text = line.text.strip()
+        if text.startswith('File "'):
+            code = line.following(1)
+            if code and code[0][:1].isspace() and not code[0].strip().startswith(("File ", "Traceback")):
+                self.frame_code[(line.file, line.number)] = code[0].strip()[:MAX_TEXT]
+                while len(self.frame_code) > MAX_FRAMES:
+                    del self.frame_code[next(iter(self.frame_code))]
+            return
         if len(text) < 8 or text.startswith("File ") or len(text) > 4 * MAX_TEXT:
             return
         if len(self.lines) < MAX_LINES:
@@ -73,7 +83,7 @@ class CatalogReader:
     def facts(self, sink: FactSink, matches: dict[str, list[Record]], versions: dict[str, Sighting],
               pythons: dict[str, Sighting]) -> None:
         """Look the kept lines up, add the facts, and complete ``matches`` (the signature reader's records)."""
-        if not self.lines and not pythons:
+        if not self.lines and not pythons and not self.frame_code:
             return
         from nnunet_doctor.rules.catalog import MessageCatalog, bound_signatures
 
@@ -107,6 +117,9 @@ class CatalogReader:
                                                                                        detail)))
         if records:
             sink.add("catalog.messages", records)
+        if self.frame_code:
+            sink.add("catalog.frame_code", [{"file": file, "line": number, "code": code}
+                                            for (file, number), code in self.frame_code.items()])
         _releases(sink, catalog, records, versions, pythons)
 
 

@@ -156,3 +156,18 @@ def test_rules_coverage_counts_per_release() -> None:
     assert result.exit_code == 0 and len(rows) == 18
     bound, informational, unbound = map(int, rows["2.8.1"])
     assert bound >= 150 and informational > 0 and unbound > 0
+
+
+def test_a_cut_traceback_uses_the_frames_it_has() -> None:
+    """The paste stops inside the innermost frame's code: the messages of the function it calls are the candidates,
+    below the rule that fired on the banner above (which does not explain the error)."""
+    code, report = _json([], "INFO: You are using the old nnU-Net default plans. We have updated our "
+                             "recommendations. Please consider using those instead!\n"
+                             "Traceback (most recent call last):\n"
+                             '  File "/e/lib/python3.10/site-packages/nnunetv2/run/run_training.py", line 196, in '
+                             "run_training\n"
+                             "    nnunet_trainer = get_trainer_from_a")
+    assert code == 4 and report["unexplained"]["complete"] is False
+    assert report["unexplained"]["nearest"][0]["message"].startswith("Could not find requested nnunet trainer")
+    causes = [c["cause"] for c in report["causes"]]
+    assert causes[0] == "train.expected_behaviour" and causes[1] == "install.trainer_not_found"
