@@ -44,6 +44,7 @@ _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning)|
 MIN_PIECE_LITERAL = 12
 #: kinds whose messages report a problem; print and info/debug logging are informational unless a rule binds them
 PROBLEM_KINDS = ("raise", "assert", "warn")
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_]{3,}")
 _FILLERS = ("1", "X", "/data/nnUNet_raw/Dataset001_X/imagesTr/case_000_0000.nii.gz", "3d_fullres", "0.5", "[0, 1, 3]")
 #: an anchor this long, found in a message's literal text, binds the message to its signature
@@ -156,16 +157,33 @@ def _window(line: str, text: str) -> int:
             matched, position = matched + len(fragment), found + len(fragment)
             continue
         if matched == 0:
-            cut = next((k for k in range(len(fragment) - 1, 5, -1) if text.startswith(fragment[-k:])), 0)
+            cut = _overlap(fragment, text)
             if cut:  # the line starts inside this fragment
                 matched, position = cut, cut
             continue
         rest = text[position:]
-        cut = next((k for k in range(min(len(fragment), len(rest)), 5, -1) if rest.endswith(fragment[:k])), 0)
+        cut = _overlap(rest, fragment)
         if cut:  # the line ends inside this fragment
             return matched + cut
         return matched if not rest.strip() else 0
     return matched
+
+
+def _overlap(left: str, right: str, least: int = 6) -> int:
+    """Length of the longest end of ``left`` that begins ``right`` (at least ``least`` characters, else 0).
+
+    >>> _overlap("Please place it there", "it there (in any .py file)")
+    8
+    """
+    if len(left) < least or len(right) < least:
+        return 0
+    head = right[:least]
+    start = left.find(head)
+    while start >= 0:
+        if right.startswith(left[start:]):
+            return len(left) - start
+        start = left.find(head, start + 1)
+    return 0
 
 
 @lru_cache(maxsize=4096)
@@ -205,7 +223,7 @@ class MessageCatalog:
         for entry in self.entries:
             for line in entry.template.splitlines():
                 literal = " ".join(part.strip() for part in line.split(HOLE) if part.strip())
-                if sum(char.isalnum() for char in literal) >= MIN_PIECE_LITERAL:
+                if len(_NOT_ALNUM.sub("", literal)) >= MIN_PIECE_LITERAL:
                     pieces.append(Piece(entry.index, literal, line.strip()))
         frequency: dict[str, int] = {}
         words_of = [set(_WORD.findall(piece.literal)) for piece in pieces]

@@ -98,8 +98,9 @@ class CatalogReader:
             best = [m for m in found if m.score == found[0].score]
             provenance = Provenance("log", file, (number, number), "catalog message")
             for match in best[:3]:
-                records.append(Record({**_fields(match, number, file, text),
-                                       "reworded": catalog.reworded_later(match.entry)}, provenance))
+                reworded = match.entry.problem and match.entry.removed_in is not None and catalog.reworded_later(
+                    match.entry)
+                records.append(Record({**_fields(match, number, file, text), "reworded": reworded}, provenance))
             if (file, number) in seen:
                 continue  # a signature already read this line
             for match in best:
