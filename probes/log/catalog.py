@@ -81,7 +81,7 @@ class CatalogReader:
         return signature is None or bool(signature.regex and signature.regex.group_names)
 
     def facts(self, sink: FactSink, matches: dict[str, list[Record]], versions: dict[str, Sighting],
-              pythons: dict[str, Sighting]) -> None:
+              pythons: dict[str, Sighting], installed: set[str]) -> None:
         """Look the kept lines up, add the facts, and complete ``matches`` (the signature reader's records)."""
         if not self.lines and not pythons and not self.frame_code:
             return
@@ -121,7 +121,7 @@ class CatalogReader:
         if self.frame_code:
             sink.add("catalog.frame_code", [{"file": file, "line": number, "code": code}
                                             for (file, number), code in self.frame_code.items()])
-        _releases(sink, catalog, records, versions, pythons)
+        _releases(sink, catalog, records, versions, pythons, installed)
 
 
 def _fields(match: "CatalogMatch", number: int, file: str, text: str) -> dict[str, Any]:
@@ -135,13 +135,17 @@ def _fields(match: "CatalogMatch", number: int, file: str, text: str) -> dict[st
 
 
 def _releases(sink: FactSink, catalog: "MessageCatalog", records: list[Record], versions: dict[str, Sighting],
-              pythons: dict[str, Sighting]) -> None:
-    """The nnU-Net releases every exact release-specific message allows, and Python against their requirements."""
+              pythons: dict[str, Sighting], installed: set[str]) -> None:
+    """The nnU-Net releases every exact release-specific message allows, and Python against their requirements.
+
+    ``installed``: the packages the log's paths show; when it names nnunet or nnunetv2, only that one is narrowed
+    (v1 and v2 share many messages)."""
+    shown = installed & set(_NNUNET)
     allowed: dict[str, set[str]] = {}
     lines: dict[str, list[int]] = {}
     for record in records:
         fields = record.fields
-        if fields["package"] in _NNUNET and fields["specific"] and fields["score"] >= 100:
+        if (fields["package"] in (shown or _NNUNET)) and fields["specific"] and fields["score"] >= 100:
             releases = set(fields["releases"])
             narrowed = allowed.get(fields["package"], releases) & releases
             if narrowed:  # messages that disagree (two installs, a copied snippet) do not narrow to nothing
@@ -159,6 +163,8 @@ def _releases(sink: FactSink, catalog: "MessageCatalog", records: list[Record], 
     if python is None:
         return
     for package in _NNUNET:
+        if shown and package not in shown:
+            continue
         version = versions.get(package if package == "nnunetv2" else "nnunet")
         if package == "nnunetv2" and version is None:
             version = versions.get("nnunet") if (versions.get("nnunet") or Sighting("", 0, "")).value.startswith("2") else None
