@@ -171,3 +171,9 @@ def test_a_cut_traceback_uses_the_frames_it_has() -> None:
     assert report["unexplained"]["nearest"][0]["message"].startswith("Could not find requested nnunet trainer")
     causes = [c["cause"] for c in report["causes"]]
     assert causes[0] == "train.expected_behaviour" and causes[1] == "install.trainer_not_found"
+
+
+def test_successful_runs_hold_no_unexplained_error() -> None:
+    for path in sorted(p for p in HEALTHY.rglob("*") if p.is_file() and p.suffix != ".json"):
+        result = run_diagnosis(DiagnosisRequest(logs=[str(path)], offline=True, probes={"log"}))
+        assert result.unexplained is None, f"{path.name}: {result.unexplained}"
