@@ -28,8 +28,8 @@ from nnunet_doctor.engine.rules import Rule
 FOUND_THRESHOLD = 0.4
 #: the strongest a candidate from a catalog message can be: low, whatever the similarity
 CANDIDATE_CERTAINTY = 0.3
-#: token_set_ratio from which a catalog message is "near" an unexplained error
-NEAREST_CUTOFF = 60.0
+#: token_sort_ratio from which a catalog message is "near" an unexplained error
+NEAREST_CUTOFF = 55.0
 MAX_NEAREST = 5
 #: similarity given to a message raised in the innermost frame's function, or elsewhere in its file, when the
 #: traceback was cut before its exception line
@@ -145,8 +145,10 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
         frames = [r.fields for r in _value(diagnosis, "catalog.frame_code") or []
                   if r.fields["file"] == error.get("file") and r.fields["line"] <= (error.get("line") or 0)]
         code = max(frames, key=lambda f: f["line"])["code"] if frames else ""
+        generations = _value(diagnosis, "log.generations") or []
+        generation_package = {"v1": "nnunet", "v2": "nnunetv2"}.get(generations[0]) if len(generations) == 1 else None
         scored += _raised_near(catalog, binding, str(error["last_frame"]), error.get("last_frame_function") or "",
-                               code)
+                               code, generation_package)
     for entry, score in scored:
         if entry.text in seen or len(nearest) >= MAX_NEAREST:
             continue  # the same message in several files is one message
@@ -161,26 +163,29 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
     return unexplained
 
 
-def _raised_near(catalog: Any, binding: Any, path: str, function: str, code: str) -> list[tuple[Any, float]]:
+def _raised_near(catalog: Any, binding: Any, path: str, function: str, code: str,
+                 generation_package: str | None) -> list[tuple[Any, float]]:
     """A traceback cut before its exception line: the messages of the functions the innermost frame's code calls
-    (a name cut by the paste matches as a prefix), then of its own function, then of its file; only those a rule
-    binds to a cause::
+    (a name cut by the paste matches as a prefix), then of its own function, then of its file, in the package of
+    the frame (else of the log's nnU-Net generation); only those a rule binds to a cause::
 
         File ".../nnunetv2/run/run_training.py", line 196, in run_training
           nnunet_trainer = get_trainer_from_a          -> messages of get_trainer_from_args
     """
     called = [name for name in _CALLED.findall(code) if len(name) >= 4]
     normalised = path.replace("\\", "/")
+    packages = [m.group(1) for m in _PACKAGE_IN_PATH.finditer(normalised)]
+    package = packages[-1] if packages else generation_package
 
     def score(entry: Any) -> float:
         name = entry.function.rsplit(".", 1)[-1]
         if any(name.startswith(c) for c in called):
             return CALLED_SCORE
-        if name == function:
-            return SAME_FUNCTION_SCORE
-        return SAME_FILE_SCORE if normalised.endswith("/" + entry.file) else 0.0
+        if not normalised.endswith("/" + entry.file):
+            return 0.0
+        return SAME_FUNCTION_SCORE if name == function else SAME_FILE_SCORE
 
-    found = [(entry, score(entry)) for entry in catalog if entry.problem and entry.package in normalised]
+    found = [(entry, score(entry)) for entry in catalog if entry.problem and entry.package == package]
     found = [(entry, value) for entry, value in found if value and binding.causes(entry)]
     return sorted(found, key=lambda item: (-item[1], item[0].index))
 

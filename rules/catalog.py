@@ -268,14 +268,15 @@ class MessageCatalog:
                 best[entry.index] = CatalogMatch(entry, float(score), piece.literal)
         return sorted(best.values(), key=lambda m: (-m.score, -len(m.piece), not m.entry.problem, m.entry.index))
 
-    def nearest(self, text: str, limit: int = 5, cutoff: float = 60.0,
+    def nearest(self, text: str, limit: int = 5, cutoff: float = 55.0,
                 only: Iterable[int] | None = None) -> list[CatalogMatch]:
-        """The entries whose text is closest to ``text`` (token_set_ratio), for an error nothing recognises."""
+        """The entries whose text is closest to ``text``, for an error nothing recognises. token_sort_ratio: the
+        words of both, in order; token_set_ratio would call any message whose words the error contains a match."""
         from rapidfuzz import fuzz, process
 
         choices = {entry.index: entry.text for entry in self.entries if entry.problem} if only is None else {
             index: self.entries[index].text for index in only}
-        found = process.extract(text, choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=cutoff)
+        found = process.extract(text, choices, scorer=fuzz.token_sort_ratio, limit=limit, score_cutoff=cutoff)
         return [CatalogMatch(self.entries[index], float(score), self.entries[index].text)
                 for _, score, index in found]
 

@@ -98,9 +98,12 @@ class CatalogReader:
             best = [m for m in found if m.score == found[0].score]
             provenance = Provenance("log", file, (number, number), "catalog message")
             for match in best[:3]:
-                reworded = match.entry.problem and match.entry.removed_in is not None and catalog.reworded_later(
-                    match.entry)
-                records.append(Record({**_fields(match, number, file, text), "reworded": reworded}, provenance))
+                gone = match.entry.problem and match.entry.removed_in is not None
+                records.append(Record({
+                    **_fields(match, number, file, text),
+                    "reworded": gone and catalog.reworded_later(match.entry),
+                    "bound": bool(bound_signatures(catalog, match.entry, self.signatures)[0]) if gone else None},
+                    provenance))
             if (file, number) in seen:
                 continue  # a signature already read this line
             for match in best:
