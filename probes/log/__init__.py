@@ -84,8 +84,7 @@ class LogProbe:
         sink.add("log.files", files)
         sink.add("log.line_count", total)
         sink.add("log.scan_engine", scanner.engine)
-        catalog.facts(sink, signatures.matches, machine.versions, machine.pythons,
-                      {name for name, _root in machine.packages})
+        catalog.facts(sink, signatures.matches, machine.versions, machine.pythons, list(machine.packages.values()))
         for name, records in signatures.matches.items():
             sink.add(name, records)
         sink.add("log.exceptions", exceptions.exceptions)

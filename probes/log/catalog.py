@@ -19,6 +19,7 @@ is nnunetv2's ``nnUNetPredictor.initialize_from_trained_model_folder`` (releases
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
@@ -81,8 +82,16 @@ class CatalogReader:
         return signature is None or bool(signature.regex and signature.regex.group_names)
 
     def facts(self, sink: FactSink, matches: dict[str, list[Record]], versions: dict[str, Sighting],
-              pythons: dict[str, Sighting], installed: set[str]) -> None:
+              pythons: dict[str, Sighting], packages: list[Record]) -> None:
         """Look the kept lines up, add the facts, and complete ``matches`` (the signature reader's records)."""
+        installed = {record.fields["name"] for record in packages}
+        for record in packages:
+            if record.fields["name"] in _NNUNET:
+                fields = record.fields
+                sink.add("log.nnunet_install", {"package": fields["name"], "root": fields["root"],
+                                                "kind": install_kind(fields["root"], fields["kind"]),
+                                                "python": fields["python"]}, record.provenance)
+                break
         if not self.lines and not pythons and not self.frame_code:
             return
         from nnunet_doctor.rules.catalog import MessageCatalog, bound_signatures
@@ -125,6 +134,29 @@ class CatalogReader:
             sink.add("catalog.frame_code", [{"file": file, "line": number, "code": code}
                                             for (file, number), code in self.frame_code.items()])
         _releases(sink, catalog, records, versions, pythons, installed)
+
+
+_CONDA = re.compile(r"[/\\](?:envs[/\\][^/\\]+|anaconda\d?|miniconda\d?|miniforge\d?|mambaforge|conda)[/\\]", re.I)
+_VENV = re.compile(r"[/\\](?:\.?venv[^/\\]*|\.?virtualenvs[/\\][^/\\]+|[^/\\]*-env|env)[/\\]", re.I)
+
+
+def install_kind(root: str, kind: str) -> str:
+    """How nnU-Net was installed, from where its code lies (the log reader's ``kind`` of the install path).
+
+    >>> install_kind("/home/u/miniconda3/envs/seg/lib/python3.10/site-packages", "environment")
+    'conda'
+    >>> install_kind("/home/u/nnUNet", "source"), install_kind("/home/u/.local/lib/python3.10/site-packages", "user")
+    ('editable', 'user')
+    """
+    if kind == "source" or "__editable__" in root:
+        return "editable"
+    if kind == "user":
+        return "user"
+    if _CONDA.search(root + "/"):
+        return "conda"
+    if _VENV.search(root + "/"):
+        return "venv"
+    return "system"
 
 
 def _fields(match: "CatalogMatch", number: int, file: str, text: str) -> dict[str, Any]:

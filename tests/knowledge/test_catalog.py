@@ -177,3 +177,20 @@ def test_successful_runs_hold_no_unexplained_error() -> None:
     for path in sorted(p for p in HEALTHY.rglob("*") if p.is_file() and p.suffix != ".json"):
         result = run_diagnosis(DiagnosisRequest(logs=[str(path)], offline=True, probes={"log"}))
         assert result.unexplained is None, f"{path.name}: {result.unexplained}"
+
+
+def test_the_install_kind_and_python_come_from_traceback_paths() -> None:
+    facts = _facts('  File "/home/u/.conda/envs/seg/lib/python3.10/site-packages/nnunetv2/run/run_training.py", '
+                   "line 196, in run_training\n")
+    assert facts["log.nnunet_install"] == {"package": "nnunetv2", "kind": "conda", "python": "3.10",
+                                           "root": "/home/u/.conda/envs/seg/lib/python3.10/site-packages"}
+
+
+def test_module_examples() -> None:
+    import doctest
+
+    import nnunet_doctor.probes.log.catalog as reader
+    import nnunet_doctor.rules.catalog as model
+
+    for module in (reader, model):
+        assert doctest.testmod(module).failed == 0
