@@ -1,7 +1,8 @@
 """The ``diagnose`` command line.
 
 Exit codes: 0 nothing found (no cause reaches medium certainty), 1 causes found, 2 usage or input error
-(including invalid rule files), 3 internal error.
+(including invalid rule files), 3 internal error, 4 the log holds an error that no rule explains (no cause reaches
+medium certainty; the report names the error and what to send next).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import click
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.errors import DoctorError, InputError, RuleLoadError
 
-EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNEXPLAINED = 0, 1, 2, 3, 4
 FORMATS = ("terminal", "markdown", "html", "json")
 
 
@@ -176,7 +177,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         click.echo(traceback.format_exc() if verbose else f"  {sys.exc_info()[1]!r} (use -v for the traceback)", err=True)
         ctx.exit(EXIT_INTERNAL)
     found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in report["causes"])
-    ctx.exit(EXIT_FOUND if found else EXIT_NOTHING_FOUND)
+    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if report["unexplained"] else EXIT_NOTHING_FOUND)
 
 
 _rules_option = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
@@ -307,6 +308,27 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
                    "at or above medium certainty")
     if failures or untested or alarms:
         raise click.exceptions.Exit(EXIT_FOUND)
+
+
+@rules.command("coverage")
+@_rules_option
+@click.option("--unbound", is_flag=True, help="List the messages no rule binds (problems only).")
+@click.option("--package", "packages", multiple=True, help="Only these packages (repeatable).")
+def rules_coverage(rule_dirs: tuple[Path, ...], unbound: bool, packages: tuple[str, ...]) -> None:
+    """How much of the message catalog of every release the rules bind to a cause: bound, informational
+    (progress a rule does not need) and unbound messages per package and release."""
+    from nnunet_doctor.rules.catalog import MessageCatalog, coverage
+
+    result = coverage(MessageCatalog.load(), _pack(rule_dirs))
+    click.echo(f"{'package':<30} {'release':<10} {'bound':>6} {'info':>6} {'unbound':>8}")
+    for package, release, bound, informational, left in result.rows():
+        if not packages or package in packages:
+            click.echo(f"{package:<30} {release:<10} {bound:>6} {informational:>6} {left:>8}")
+    if unbound:
+        for entry in result.unbound:
+            if not packages or entry.package in packages:
+                click.echo(f"{entry.package} {entry.release_range} {entry.file}:{entry.line} {entry.type}: "
+                           f"{entry.text[:160]!r}")
 
 
 @rules.command("docs")

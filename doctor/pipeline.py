@@ -22,6 +22,7 @@ from nnunet_doctor.probes.runner import PROBES, ProbeReport, run_probes
 
 if TYPE_CHECKING:
     from .bundle import Bundle
+    from .unexplained import UnexplainedError
 
 
 @dataclass
@@ -45,6 +46,8 @@ class DiagnosisResult:
     diagnosis: Diagnosis
     probe_reports: list[ProbeReport]
     request: DiagnosisRequest
+    #: the log's error when no rule explains it (its nearest catalog messages' causes join the ranking, low)
+    unexplained: "UnexplainedError | None" = None
 
 
 def facts_from_values(values: Mapping[str, Any], pack: RulePack, source: str = "given") -> tuple[list[Fact], list[str]]:
@@ -125,10 +128,15 @@ def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> Di
     pack = pack or load_pack(request.rule_dirs, environ)
     gathered = gather_facts(request, pack)
     diagnosis = diagnose(pack, gathered.facts, gathered.findings)
+    unexplained = None
+    if diagnosis.facts.is_known("log.root_exception") or diagnosis.facts.is_known("catalog.messages"):
+        from .unexplained import with_candidates
+
+        unexplained = with_candidates(diagnosis)
     if gathered.bundle is not None:
         from .bundle import compare
 
         difference = compare(gathered.bundle, diagnosis, pack)
         if difference is not None:
             diagnosis.findings.append(difference)
-    return DiagnosisResult(diagnosis, gathered.reports, request)
+    return DiagnosisResult(diagnosis, gathered.reports, request, unexplained)

@@ -23,6 +23,7 @@ from nnunet_doctor.engine.facts import Provenance, Record
 
 from ..base import FactSink, ProbeContext
 from .api_drift import ApiErrorReader
+from .catalog import CatalogReader
 from .cli import USAGE_LINES, CliReader
 from .exceptions import ExceptionReader
 from .layout import LayoutReader
@@ -70,7 +71,8 @@ class LogProbe:
         exceptions, training, run, machine, names = (ExceptionReader(), TrainingReader(), RunReader(),
                                                      MachineReader(), _NameReader())
         cli, shell, layout, api = CliReader(), ShellReader(), LayoutReader(), ApiErrorReader()
-        scanner = Scanner([signatures, exceptions, training, run, machine, names, cli, shell, layout, api],
+        catalog = CatalogReader(context.signatures)
+        scanner = Scanner([signatures, exceptions, training, run, machine, names, cli, shell, layout, api, catalog],
                           context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES, USAGE_LINES))
         files: list[str] = []
         total = 0
@@ -91,6 +93,7 @@ class LogProbe:
         sink.add("log.files", files)
         sink.add("log.line_count", total)
         sink.add("log.scan_engine", scanner.engine)
+        catalog.facts(sink, signatures.matches, machine.versions, machine.pythons, list(machine.packages.values()))
         for name, records in signatures.matches.items():
             sink.add(name, records)
         sink.add("log.exceptions", exceptions.exceptions)

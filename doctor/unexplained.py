@@ -1,0 +1,255 @@
+"""An error is never "no known problem": what the report says about an error that no rule explains.
+
+When a log holds an exception (or a catalog error message) and no cause reaches medium certainty, the diagnosis
+gets an :class:`UnexplainedError`: the root exception, the package and releases whose code holds it (from the
+message catalog, else from the innermost frame), the nearest catalog messages with the causes the rules bind
+them to, and what to send next. Those causes join the ranking as low-certainty candidates, always below every
+cause a rule concluded::
+
+    RuntimeError: Unable to locate trainer class nnUNetTrainerX in nnunetv2.training.nnUNetTrainer. ...
+
+-> raised by nnunetv2 2.5.1–2.7.0 (inference/predict_from_raw_data.py:103); candidate
+``install.trainer_not_found`` (the same message in 2.8's wording is a known trainer lookup failure).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnunet_doctor.engine.chaining import Firing
+from nnunet_doctor.engine.conditions import Condition, Literal
+from nnunet_doctor.engine.diagnosis import Diagnosis, RankedCause
+from nnunet_doctor.engine.evaluation import Evaluation
+from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.rules import Rule
+
+#: a cause reaches this certainty to count as found (the report's threshold; duplicated to avoid an import cycle)
+FOUND_THRESHOLD = 0.4
+#: the strongest a candidate from a catalog message can be: low, whatever the similarity
+CANDIDATE_CERTAINTY = 0.3
+#: token_sort_ratio from which a catalog message is "near" an unexplained error
+NEAREST_CUTOFF = 55.0
+MAX_NEAREST = 5
+#: similarity given to a message raised in the innermost frame's function, or elsewhere in its file, when the
+#: traceback was cut before its exception line
+CALLED_SCORE, SAME_FUNCTION_SCORE, SAME_FILE_SCORE = 80.0, 70.0, 60.0
+_CALLED = re.compile(r"([A-Za-z_]\w*)\s*(?:\(|$)")
+MAX_CANDIDATES = 3
+_PACKAGE_IN_PATH = re.compile(r"(?:^|[/\\])(nnunetv2|nnunet|batchgeneratorsv2|batchgenerators|acvl_utils"
+                              r"|dynamic_network_architectures|torch|numpy|SimpleITK|scipy|skimage|blosc2)[/\\]")
+_RULE_ID = "catalog.nearest_message"
+
+
+@dataclass
+class NearMessage:
+    message: str
+    package: str
+    releases: str
+    source: str
+    score: float
+    causes: list[str]
+
+
+@dataclass
+class UnexplainedError:
+    type: str
+    message: str
+    text: str
+    file: str
+    line: int
+    package: str | None
+    releases: str | None
+    source: str | None
+    complete: bool
+    frames: int
+    nearest: list[NearMessage] = field(default_factory=list)
+    send_next: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message, "text": self.text, "file": self.file, "line": self.line,
+                "package": self.package, "releases": self.releases, "source": self.source,
+                "complete": self.complete, "frames": self.frames,
+                "nearest": [vars(near) for near in self.nearest], "send_next": list(self.send_next)}
+
+
+def _value(diagnosis: Diagnosis, name: str) -> Any:
+    fact = diagnosis.facts.get(name)
+    return fact.value if fact is not None and fact.known else None
+
+
+def _error(diagnosis: Diagnosis) -> tuple[dict[str, Any], list[Record]] | None:
+    """The error the log holds (root exception, else a catalog error message) and the catalog records of its line."""
+    messages: list[Record] = _value(diagnosis, "catalog.messages") or []
+    root = _value(diagnosis, "log.root_exception")
+    if root:
+        if not root.get("type") and not root.get("frames"):
+            return None
+        at_line = [r for r in messages if r.fields["line"] == root.get("line") and r.fields["file"] == root.get("file")]
+        return dict(root), at_line
+    errors = [r for r in messages if r.fields["problem"] and r.fields["kind"] in ("raise", "assert")]
+    if not errors:
+        return None
+    first = errors[0].fields
+    error = {"type": first["type"], "message": first["text"], "text": first["text"], "file": first["file"],
+             "line": first["line"], "frames": 0, "complete": True, "frame_files": []}
+    return error, [r for r in errors if r.fields["line"] == first["line"]]
+
+
+def _explains(cause: RankedCause, error: dict[str, Any]) -> bool:
+    """Does a cause cite the error: a log line (or fact) of its traceback, from its header to its exception line?"""
+    first = error.get("traceback_line") or error.get("line") or 0
+    last = error.get("line") or 0
+    for item in cause.evidence:
+        lines = item.provenance.lines
+        if lines and item.provenance.file == error.get("file") and lines[0] <= last and lines[-1] >= first:
+            return True
+    return False
+
+
+def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
+    """The log's error when no cause of medium certainty cites it, with the nearest catalog messages and causes."""
+    found = _error(diagnosis)
+    if found is None:
+        return None
+    error, at_line = found
+    if any(cause.certainty >= FOUND_THRESHOLD and _explains(cause, error) for cause in diagnosis.causes):
+        return None
+    from nnunet_doctor.rules.catalog import Binding, MessageCatalog
+
+    catalog = MessageCatalog.load()
+    binding = Binding(catalog, diagnosis.pack)
+    package = releases = source = None
+    in_frames = {m.group(1) for path in error.get("frame_files") or [] for m in _PACKAGE_IN_PATH.finditer(path)}
+    generations = _value(diagnosis, "log.generations") or []
+    # the same message in several packages (v1 and v2 share many): the one the frames, else the log, point at
+    at_line.sort(key=lambda r: (r.fields["package"] not in in_frames,
+                                r.fields["package"] != ("nnunet" if generations == ["v1"] else "nnunetv2")))
+    if at_line:
+        best = at_line[0].fields
+        package, releases, source = best["package"], best["release_range"], best["source"]
+    else:
+        for path in reversed(error.get("frame_files") or []):
+            match = list(_PACKAGE_IN_PATH.finditer(path))
+            if match:
+                package = match[-1].group(1)
+                break
+    text = f"{error['type']}: {error['message']}" if error.get("type") else error.get("text", "")
+    nearest: list[NearMessage] = []
+    seen: set[str] = set()
+    scored = [(catalog.entries[r.fields["entry"]], float(r.fields["score"])) for r in at_line]
+    if error.get("message"):
+        scored += [(m.entry, m.score) for m in catalog.nearest(error["message"], limit=MAX_NEAREST * 3,
+                                                                cutoff=NEAREST_CUTOFF)]
+    elif error.get("last_frame"):
+        frames = [r.fields for r in _value(diagnosis, "catalog.frame_code") or []
+                  if r.fields["file"] == error.get("file") and r.fields["line"] <= (error.get("line") or 0)]
+        code = max(frames, key=lambda f: f["line"])["code"] if frames else ""
+        generations = _value(diagnosis, "log.generations") or []
+        generation_package = {"v1": "nnunet", "v2": "nnunetv2"}.get(generations[0]) if len(generations) == 1 else None
+        scored += _raised_near(catalog, binding, str(error["last_frame"]), error.get("last_frame_function") or "",
+                               code, generation_package)
+    for entry, score in scored:
+        if entry.text in seen or len(nearest) >= MAX_NEAREST:
+            continue  # the same message in several files is one message
+        seen.add(entry.text)
+        nearest.append(NearMessage(entry.text, entry.package, entry.release_range, f"{entry.file}:{entry.line}",
+                                   round(score, 1), binding.causes(entry)))
+    unexplained = UnexplainedError(
+        error.get("type") or "", error.get("message") or "", error.get("text") or text, error.get("file") or "",
+        int(error.get("line") or 0), package, releases, source, bool(error.get("complete", True)), int(error.get("frames") or 0),
+        nearest)
+    unexplained.send_next = _send_next(diagnosis, unexplained)
+    return unexplained
+
+
+def _raised_near(catalog: Any, binding: Any, path: str, function: str, code: str,
+                 generation_package: str | None) -> list[tuple[Any, float]]:
+    """A traceback cut before its exception line: the messages of the functions the innermost frame's code calls
+    (a name cut by the paste matches as a prefix), then of its own function, then of its file, in the package of
+    the frame (else of the log's nnU-Net generation); only those a rule binds to a cause::
+
+        File ".../nnunetv2/run/run_training.py", line 196, in run_training
+          nnunet_trainer = get_trainer_from_a          -> messages of get_trainer_from_args
+    """
+    called = [name for name in _CALLED.findall(code) if len(name) >= 4]
+    normalised = path.replace("\\", "/")
+    packages = [m.group(1) for m in _PACKAGE_IN_PATH.finditer(normalised)]
+    package = packages[-1] if packages else generation_package
+
+    def score(entry: Any) -> float:
+        name = entry.function.rsplit(".", 1)[-1]
+        if any(name.startswith(c) for c in called):
+            return CALLED_SCORE
+        if not normalised.endswith("/" + entry.file):
+            return 0.0
+        return SAME_FUNCTION_SCORE if name == function else SAME_FILE_SCORE
+
+    found = [(entry, score(entry)) for entry in catalog if entry.problem and entry.package == package]
+    found = [(entry, value) for entry, value in found if value and binding.causes(entry)]
+    return sorted(found, key=lambda item: (-item[1], item[0].index))
+
+
+def _send_next(diagnosis: Diagnosis, error: UnexplainedError) -> list[str]:
+    """What would let the rules decide: the inputs this log lacks."""
+    out: list[str] = []
+    if not error.complete or error.frames == 0:
+        out.append("the whole traceback: every line from 'Traceback (most recent call last):' to the error line")
+    if not _value(diagnosis, "log.commands"):
+        out.append("the command you ran, with all its options")
+    if _value(diagnosis, "nnunet.version") is None:
+        generation = _value(diagnosis, "nnunet.generation")
+        v1 = generation == "v1" or (generation is None and error.package == "nnunet")
+        out.append("the output of `pip show nnunet` (nnU-Net v1)" if v1 else
+                   "the output of `pip list` (the versions of nnunetv2, torch and their libraries)")
+    out.append("the complete console output of the failing command, from its first line")
+    return out
+
+
+def add_candidates(diagnosis: Diagnosis, error: UnexplainedError) -> None:
+    """The causes of the nearest catalog messages as low-certainty candidates, ranked below every fired cause."""
+    ceiling = min((cause.certainty for cause in diagnosis.causes), default=1.0)
+    ranked = {cause.cause for cause in diagnosis.causes}
+    best: dict[str, NearMessage] = {}
+    for near in error.nearest:  # closest first; a message's own causes in the order the rules give them
+        for cause in near.causes:
+            if cause not in ranked and (cause not in best or best[cause].score < near.score):
+                best[cause] = near
+    order = list(best)
+    chosen = sorted(best.items(), key=lambda item: (-item[1].score, order.index(item[0])))[:MAX_CANDIDATES]
+    for position, (cause, near) in enumerate(chosen):
+        certainty = min(CANDIDATE_CERTAINTY * near.score / 100, ceiling - 0.01 * (position + 1))
+        if certainty <= 0:
+            break
+        entry = diagnosis.pack.catalog.get(cause)
+        phase = entry.phase if entry else "environment"
+        rule = Rule(id=_RULE_ID, title=f"Nearest known message: {near.message[:90]}", cause=cause, phase=phase,
+                    severity="info", certainty=round(certainty, 4), status="experimental",
+                    when=Condition("the log's error is near a catalog message", Literal((0, 0), True)),
+                    fix=_fix(error, near, cause))
+        record = Record({"text": error.text[:600], "line": error.line, "file": error.file},
+                        Provenance("log", error.file, (error.line, error.line), f"unexplained error; nearest "
+                                   f"catalog message {near.package} {near.releases} {near.source}"))
+        evaluation = Evaluation(True, frozenset(), witnesses={"log.root_exception": [record]})
+        firing = Firing(rule, {}, evaluation, rule.fix)
+        description = entry.description if entry else cause
+        diagnosis.causes.append(RankedCause(cause, description, phase, rule.certainty, [firing]))
+
+
+def _fix(error: UnexplainedError, near: NearMessage, cause: str) -> str:
+    where = f" (from {error.package} {error.releases})" if error.package and error.releases else ""
+    lines = [f"No rule explains {error.type or 'the error'}{where}. The nearest known message, "
+             f"{near.package} {near.releases} {near.source} (similarity {near.score:.0f}%):",
+             f"  {near.message[:200]}",
+             f"is a sign of {cause}. Check that first; to settle it, send:"]
+    lines += [f"  - {item}" for item in error.send_next]
+    return "\n".join(lines)
+
+
+def with_candidates(diagnosis: Diagnosis) -> UnexplainedError | None:
+    """Find the unexplained error of a diagnosis and add its candidates (None: nothing unexplained)."""
+    error = find_unexplained(diagnosis)
+    if error is not None:
+        add_candidates(diagnosis, error)
+    return error
+
