@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import select
 from pathlib import Path
 
 from dataset_support import Roots, records, tree_digest
@@ -77,6 +78,11 @@ def test_the_progress_bar_draws_on_a_terminal_only() -> None:
         for _ in range(3):
             bar.advance()
         bar.close()
-    drawn = os.read(primary, 4096).decode()
+    drawn = ""
+    while "3/3" not in drawn:  # the kernel hands pty output over in pieces: read until the last state or 10 s
+        ready, _, _ = select.select([primary], [], [], 10)
+        if not ready:
+            break
+        drawn += os.read(primary, 4096).decode()
     os.close(primary)
     assert bar.enabled and "reading headers [" in drawn and "3/3" in drawn
