@@ -24,6 +24,7 @@ from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
 from .layout import TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS, Layout, guess_file_ending, read_layout
 from .locate import DatasetLocation, locate
 from .measure import CaseTask
+from .profiles import Profiled, content_issues
 from .scan import measure_all
 
 
@@ -93,7 +94,7 @@ class DatasetProbe:
         voxels = not context.options.get("quick", False)
         tasks = {task_key("train", case): CaseTask(str(raw.folder), tuple(case.images), case.label, voxels)
                  for case in layout.cases}
-        tasks.update({task_key("test", case): CaseTask(str(raw.folder), tuple(case.images), None, False)
+        tasks.update({task_key("test", case): CaseTask(str(raw.folder), tuple(case.images), None, voxels)
                       for case in layout.test_cases})
         cache = CaseCache.open(raw.folder, context.environ) if context.options.get("cache", True) else None
         measured = measure_all(tasks, layout.stats, int(context.options.get("jobs", 1)), cache,
@@ -104,11 +105,38 @@ class DatasetProbe:
                                          for issue in layout.issues + facts.issues])
         sink.add("dataset.cases", [_record(fields, TRAIN_IMAGES) for fields in facts.cases])
         sink.add("dataset.test_cases", [_record(fields, TEST_IMAGES) for fields in facts.test_cases])
+        if voxels:
+            _content_facts(raw, measured, sink)
         for name, value in (("dataset.orientation", facts.orientation), ("dataset.spacing_median", facts.spacing_median),
                             ("dataset.shape_median", facts.shape_median), ("dataset.anisotropy", facts.anisotropy),
                             ("dataset.classes", facts.classes)):
             if value is not None:
                 sink.add(name, value)
+
+
+#: normalizations that feed the raw intensities' scale to the network (the others rescale each image by itself)
+_GLOBAL_SCALE = ("CTNormalization", "NoNormalization")
+
+
+def _content_facts(raw: RawDataset, measured: dict[str, Any], sink: FactSink) -> None:
+    """Cross-case consistency of the cases' content profiles (:mod:`.profiles`)."""
+    profiled = []
+    for role, folder, cases in (("train", TRAIN_IMAGES, raw.layout.cases), ("test", TEST_IMAGES, raw.layout.test_cases)):
+        for case in cases:
+            result = measured.get(task_key(role, case)) or {}
+            content = (result.get("voxels") or {}).get("content")
+            if not content or "error" in content:
+                continue
+            header = result["headers"].get(case.images[0], {}) if case.images else {}
+            profiled.append(Profiled(case.id, role, list(case.images), case.label, content, header.get("spacing"),
+                                     header.get("shape")))
+    info = raw.info
+    names = {label.values[0]: label.name for label in info.labels if len(label.values) == 1}
+    channels = [info.channel_names[i] for i in sorted(info.channel_names)]
+    scaled = [i for i, name in enumerate(channels) if normalization_for(name) in _GLOBAL_SCALE]
+    issues = content_issues(profiled, names, channels, scaled)
+    sink.add("dataset.content_profiled", sum(1 for case in profiled if case.role == "train"))
+    sink.add("dataset.content_issues", [Record(issue.as_fields(), Provenance("dataset", issue.file)) for issue in issues])
 
 
 def _record(fields: dict[str, Any], folder: str) -> Record:
