@@ -11,6 +11,8 @@ Options (``ProbeContext.options``): ``quick`` (headers, names and dataset.json o
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,8 +26,8 @@ from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
 from .layout import TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS, Layout, guess_file_ending, read_layout
 from .locate import DatasetLocation, locate
 from .measure import CaseTask
-from .profiles import Profiled, content_issues
-from .scan import measure_all
+from .profiles import PROFILES_VERSION, Profiled, content_issues
+from .scan import file_keys, measure_all
 
 
 def located(context: ProbeContext) -> DatasetLocation:
@@ -106,7 +108,7 @@ class DatasetProbe:
         sink.add("dataset.cases", [_record(fields, TRAIN_IMAGES) for fields in facts.cases])
         sink.add("dataset.test_cases", [_record(fields, TEST_IMAGES) for fields in facts.test_cases])
         if voxels:
-            _content_facts(raw, measured, sink)
+            _content_facts(raw, tasks, measured, cache, sink)
         for name, value in (("dataset.orientation", facts.orientation), ("dataset.spacing_median", facts.spacing_median),
                             ("dataset.shape_median", facts.shape_median), ("dataset.anisotropy", facts.anisotropy),
                             ("dataset.classes", facts.classes)):
@@ -118,25 +120,41 @@ class DatasetProbe:
 _GLOBAL_SCALE = ("CTNormalization", "NoNormalization")
 
 
-def _content_facts(raw: RawDataset, measured: dict[str, Any], sink: FactSink) -> None:
-    """Cross-case consistency of the cases' content profiles (:mod:`.profiles`)."""
-    profiled = []
-    for role, folder, cases in (("train", TRAIN_IMAGES, raw.layout.cases), ("test", TEST_IMAGES, raw.layout.test_cases)):
-        for case in cases:
-            result = measured.get(task_key(role, case)) or {}
-            content = (result.get("voxels") or {}).get("content")
-            if not content or "error" in content:
-                continue
-            header = result["headers"].get(case.images[0], {}) if case.images else {}
-            profiled.append(Profiled(case.id, role, list(case.images), case.label, content, header.get("spacing"),
-                                     header.get("shape")))
+def _content_facts(raw: RawDataset, tasks: dict[str, CaseTask], measured: dict[str, Any], cache: CaseCache | None,
+                   sink: FactSink) -> None:
+    """Cross-case consistency of the cases' content profiles (:mod:`.profiles`). The findings are cached under a
+    digest of every file they come from, so a warm run reads neither the profiles nor imports numpy."""
     info = raw.info
     names = {label.values[0]: label.name for label in info.labels if len(label.values) == 1}
     channels = [info.channel_names[i] for i in sorted(info.channel_names)]
     scaled = [i for i, name in enumerate(channels) if normalization_for(name) in _GLOBAL_SCALE]
-    issues = content_issues(profiled, names, channels, scaled)
-    sink.add("dataset.content_profiled", sum(1 for case in profiled if case.role == "train"))
-    sink.add("dataset.content_issues", [Record(issue.as_fields(), Provenance("dataset", issue.file)) for issue in issues])
+    cases = [(role, folder, case) for role, folder, listed in (("train", TRAIN_IMAGES, raw.layout.cases),
+                                                               ("test", TEST_IMAGES, raw.layout.test_cases))
+             for case in listed]
+    keys = {task_key(role, case): file_keys(tasks[task_key(role, case)], raw.layout.stats) for role, _, case in cases}
+    digest = hashlib.sha1(json.dumps([PROFILES_VERSION, names, channels, scaled, sorted(keys.items())],
+                                     default=str).encode()).hexdigest()
+    found = cache.get("content_issues", [(digest, 0, 0)]) if cache is not None else None
+    if found is None:
+        profiled = []
+        for role, _, case in cases:
+            key = task_key(role, case)
+            result = measured.get(key) or {}
+            content = (result.get("voxels") or {}).get("content")
+            if content is None and cache is not None:
+                content = (cache.content.get(key, keys[key]) or {}).get("content")
+            if not content or "error" in content:
+                continue
+            header = result.get("headers", {}).get(case.images[0], {}) if case.images else {}
+            profiled.append(Profiled(case.id, role, list(case.images), case.label, content, header.get("spacing"),
+                                     header.get("shape")))
+        found = {"profiled": sum(1 for case in profiled if case.role == "train"),
+                 "issues": [issue.as_fields() for issue in content_issues(profiled, names, channels, scaled)]}
+        if cache is not None:
+            cache.put("content_issues", [(digest, 0, 0)], found)
+            cache.save()
+    sink.add("dataset.content_profiled", found["profiled"])
+    sink.add("dataset.content_issues", [Record(fields, Provenance("dataset", fields["file"])) for fields in found["issues"]])
 
 
 def _record(fields: dict[str, Any], folder: str) -> Record:

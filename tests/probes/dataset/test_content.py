@@ -58,3 +58,15 @@ def test_a_real_nnunet_run_trains_through_shifted_labels_and_the_doctor_ranks_th
     assert ranked[0][0] == "data.geometry_image_label" and ranked[0][1] >= FOUND_THRESHOLD, ranked
     assert all(certainty < ranked[0][1] for _, certainty in ranked[1:]), ranked
     assert "labelsTr/case_0005.nii.gz" in diagnosis.causes[0].best.fix
+
+
+def test_a_warm_run_gives_the_same_findings_and_an_edited_label_is_judged_again(roots: Roots) -> None:
+    from dataset_faults import label_convention
+
+    folder = write_anatomy(roots.raw, Anatomy())
+    assert records(roots.diagnose("2"), "dataset.content_issues") == []
+    label_convention(folder, roots.raw)
+    found = records(roots.diagnose("2"), "dataset.content_issues")
+    assert {issue["case"] for issue in found if issue["kind"] == "label_convention"} == {"case_0002", "case_0005",
+                                                                                         "case_0008"}
+    assert records(roots.diagnose("2"), "dataset.content_issues") == found
