@@ -23,6 +23,7 @@ from ..base import FactSink, ProbeContext
 from .cache import CaseCache
 from .cases import describe, task_key
 from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
+from .inputs import input_cases, predicted_folders
 from .layout import TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS, Layout, guess_file_ending, read_layout
 from .locate import DatasetLocation, locate
 from .measure import CaseTask
@@ -108,7 +109,8 @@ class DatasetProbe:
         sink.add("dataset.cases", [_record(fields, TRAIN_IMAGES) for fields in facts.cases])
         sink.add("dataset.test_cases", [_record(fields, TEST_IMAGES) for fields in facts.test_cases])
         if voxels:
-            _content_facts(raw, tasks, measured, cache, sink)
+            inputs = _input_profiles(raw, context)
+            _content_facts(raw, tasks, measured, cache, inputs, sink)
         for name, value in (("dataset.orientation", facts.orientation), ("dataset.spacing_median", facts.spacing_median),
                             ("dataset.shape_median", facts.shape_median), ("dataset.anisotropy", facts.anisotropy),
                             ("dataset.classes", facts.classes)):
@@ -120,8 +122,27 @@ class DatasetProbe:
 _GLOBAL_SCALE = ("CTNormalization", "NoNormalization")
 
 
+def _input_profiles(raw: RawDataset, context: ProbeContext) -> list[Profiled]:
+    """Content profiles of the images a prediction log's ``-i`` names (:mod:`.inputs`), measured without the cache."""
+    out = []
+    ending = raw.info.file_ending or ".nii.gz"
+    for folder in predicted_folders(context.options.get("_established", [])):
+        cases = input_cases(folder, ending)
+        tasks = {f"input/{case.id}": CaseTask(str(folder), tuple(case.images), None, True) for case in cases}
+        stats = {name: (-1, -1) for case in cases for name in case.images}
+        measured = measure_all(tasks, stats, int(context.options.get("jobs", 1)), None, f"checking {folder.name}")
+        for case in cases:
+            result = measured[f"input/{case.id}"]
+            content = (result.get("voxels") or {}).get("content")
+            if content and "error" not in content:
+                header = result["headers"].get(case.images[0], {})
+                out.append(Profiled(case.id, "input", [str(folder / name) for name in case.images], None, content,
+                                    header.get("spacing"), header.get("shape")))
+    return out
+
+
 def _content_facts(raw: RawDataset, tasks: dict[str, CaseTask], measured: dict[str, Any], cache: CaseCache | None,
-                   sink: FactSink) -> None:
+                   inputs: list[Profiled], sink: FactSink) -> None:
     """Cross-case consistency of the cases' content profiles (:mod:`.profiles`). The findings are cached under a
     digest of every file they come from, so a warm run reads neither the profiles nor imports numpy."""
     info = raw.info
@@ -134,7 +155,7 @@ def _content_facts(raw: RawDataset, tasks: dict[str, CaseTask], measured: dict[s
     keys = {task_key(role, case): file_keys(tasks[task_key(role, case)], raw.layout.stats) for role, _, case in cases}
     digest = hashlib.sha1(json.dumps([PROFILES_VERSION, names, channels, scaled, sorted(keys.items())],
                                      default=str).encode()).hexdigest()
-    found = cache.get("content_issues", [(digest, 0, 0)]) if cache is not None else None
+    found = cache.get("content_issues", [(digest, 0, 0)]) if cache is not None and not inputs else None
     if found is None:
         profiled = []
         for role, _, case in cases:
@@ -149,8 +170,8 @@ def _content_facts(raw: RawDataset, tasks: dict[str, CaseTask], measured: dict[s
             profiled.append(Profiled(case.id, role, list(case.images), case.label, content, header.get("spacing"),
                                      header.get("shape")))
         found = {"profiled": sum(1 for case in profiled if case.role == "train"),
-                 "issues": [issue.as_fields() for issue in content_issues(profiled, names, channels, scaled)]}
-        if cache is not None:
+                 "issues": [issue.as_fields() for issue in content_issues(profiled + inputs, names, channels, scaled)]}
+        if cache is not None and not inputs:
             cache.put("content_issues", [(digest, 0, 0)], found)
             cache.save()
     sink.add("dataset.content_profiled", found["profiled"])

@@ -6,6 +6,7 @@ nothing at medium certainty (bench/dataset_false_alarms.py measures the rate ove
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 from dataset_faults import SILENT_FAULTS, Fault
@@ -70,3 +71,27 @@ def test_a_warm_run_gives_the_same_findings_and_an_edited_label_is_judged_again(
     assert {issue["case"] for issue in found if issue["kind"] == "label_convention"} == {"case_0002", "case_0005",
                                                                                          "case_0008"}
     assert records(roots.diagnose("2"), "dataset.content_issues") == found
+
+
+def test_the_input_folder_of_a_prediction_log_is_checked_against_the_training_cases(roots: Roots) -> None:
+    """A real prediction log (the healthy corpus's) whose -i names a folder of CT images rescaled to [0, 1]."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from nnunet_doctor.rules import __file__ as rules_init
+
+    write_anatomy(roots.raw, Anatomy(test_cases=2))
+    inputs = roots.base / "to_predict"
+    inputs.mkdir()
+    for index, source in enumerate(sorted((roots.raw / "Dataset002_Anatomy" / "imagesTs").iterdir())):
+        image = sitk.ReadImage(str(source))
+        rescaled = sitk.GetImageFromArray((sitk.GetArrayFromImage(image).astype(np.float32) + 1024) / 4095)
+        rescaled.CopyInformation(image)
+        sitk.WriteImage(rescaled, str(inputs / f"patient_{index:03d}_0000.nii.gz"))
+    log = (Path(rules_init).parent / "corpus" / "healthy" / "predict_healthy.log").read_text(encoding="utf-8")
+    log = log.replace("/data/nnunet/imagesTs", str(inputs))
+    elsewhere = ranking(roots.diagnose("2", log=log.replace(str(inputs), str(roots.base / "elsewhere"))))
+    assert [cause for cause, certainty in elsewhere if certainty >= FOUND_THRESHOLD] == []  # not on this machine
+    diagnosis = roots.diagnose("2", log=log)
+    assert diagnosis.causes[0].cause == "infer.domain_shift", ranking(diagnosis)
+    assert str(inputs / "patient_000_0000.nii.gz") in diagnosis.causes[0].best.fix
