@@ -128,7 +128,7 @@ def _voxel_hash(images: Sequence[Any]) -> str:
     for image in images:
         flat = np.ascontiguousarray(np.asarray(image).ravel(order="K"))
         digest.update(f"{flat.dtype.str}{image.shape}".encode())
-        digest.update(memoryview(flat).cast("B"))
+        digest.update(memoryview(flat).cast("B"))  # type: ignore[arg-type]
     return digest.hexdigest()
 
 

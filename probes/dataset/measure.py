@@ -126,8 +126,9 @@ def _voxels(task: CaseTask, headers: dict[str, Any]) -> dict[str, Any]:
 
 def _content(task: CaseTask, headers: dict[str, Any], arrays: dict[str, Any], label: Any | None) -> dict[str, Any] | None:
     """The case's content profile (:mod:`.content`), when every channel was read and they share one shape."""
-    images = [arrays.get(rel) for rel in task.images]
-    if not images or any(image is None or image.ndim != 3 or image.shape != images[0].shape for image in images):
+    images = [arrays[rel] for rel in task.images if rel in arrays]
+    if not images or len(images) != len(task.images) or any(
+            image.ndim != 3 or image.shape != images[0].shape for image in images):
         return None
     try:
         lr_axis = _left_right_axis(headers[task.images[0]])

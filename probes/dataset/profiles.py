@@ -248,7 +248,7 @@ def _alignment(train: Sequence[Profiled], names: Mapping[int, str], skip: set[tu
                 else:
                     axis, offset = best.split(":")
                     kind, repair = "shifted", f"shift by {offset} voxels along {_NAMED[int(axis)]}"
-                statistic = f"{seen}; after a {repair.replace('shift', 'shift').replace('mirror ', 'mirror ')} it fits"
+                statistic = f"{seen}; after a {repair} it fits"
                 issues.append(ContentIssue(kind, case.case, case.label or "", statistic, own, value, repair=repair))
             elif float(entry["outside_body"]) > max(0.2, outside.median[0] + OUTLIER * outside.spread[0]):
                 statistic = (f"{100 * float(entry['outside_body']):.0f} % of {name} lies on background (air), in the "
@@ -348,34 +348,38 @@ def _normalised(np: Any, rows: list[list[float]]) -> Any:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
+def _geometry(case: Profiled) -> dict[str, list[float]] | None:
+    """Spacing and field of view (mm) per axis of a 3-D case, when its header was read."""
+    if not case.spacing or not case.shape or len(case.spacing) != 3 or len(case.shape) != 3:
+        return None
+    return {"spacing": [float(s) for s in case.spacing],
+            "field of view": [n * float(s) for n, s in zip(case.shape, case.spacing)]}
+
+
 def _drift(train: Sequence[Profiled], others: Sequence[Profiled], channels: Sequence[str], ct: set[int]) -> list[ContentIssue]:
     """Test or input cases whose spacing, field of view or CT intensities lie outside what the training cases hold."""
-    shaped = [case for case in train if case.spacing and case.shape and len(case.spacing) == 3]
-    if len(shaped) < MIN_CASES:
+    geometries = [g for g in (_geometry(case) for case in train) if g is not None and min(g["spacing"]) > 0]
+    if len(geometries) < MIN_CASES:
         return []
-    features = {
-        "spacing": ([[math.log10(s) for s in case.spacing] for case in shaped], _SPACING_FLOOR, "mm", 
-                    lambda c: c.spacing),
-        "field of view": ([[math.log10(n * s) for n, s in zip(case.shape, case.spacing)] for case in shaped],
-                          _SPACING_FLOOR, "mm", lambda c: [n * s for n, s in zip(c.shape, c.spacing)]),
-    }
+    references = {what: [[math.log10(v) for v in g[what]] for g in geometries] for what in ("spacing", "field of view")}
     issues = []
     for case in others:
-        if case.role == "train" or not case.spacing or not case.shape or len(case.spacing) != 3:
+        geometry = _geometry(case)
+        if case.role == "train" or geometry is None:
             continue
         found = []
         worst = 0.0
-        for what, (rows, floor, unit, value_of) in features.items():
-            ref = _reference(rows, [floor] * 3)
-            values = value_of(case)
+        for what, rows in references.items():
+            ref = _reference(rows, [_SPACING_FLOOR] * 3)
+            values = geometry[what]
             z = [abs(math.log10(v) - m) / s if v > 0 else math.inf for v, m, s in zip(values, ref.median, ref.spread)]
             lows = [10 ** min(r[a] for r in rows) for a in range(3)]
             highs = [10 ** max(r[a] for r in rows) for a in range(3)]
             out = [a for a in range(3) if z[a] > OUTLIER and not lows[a] / _BEYOND <= values[a] <= highs[a] * _BEYOND]
             if out:
-                worst = max(worst, max(z[a] for a in out))
-                found.append(f"{what} {' x '.join(_fmt(v) for v in values)} {unit}; training "
-                             f"{' x '.join(f'{_fmt(lo)}-{_fmt(hi)}' for lo, hi in zip(lows, highs))} {unit}")
+                worst = max([worst, *(z[a] for a in out)])
+                found.append(f"{what} {' x '.join(_fmt(v) for v in values)} mm; training "
+                             f"{' x '.join(f'{_fmt(lo)}-{_fmt(hi)}' for lo, hi in zip(lows, highs))} mm")
         for channel in sorted(ct):
             stats = (case.content.get("channels") or [])
             ref_rows = [c.content["channels"][channel]["raw"] for c in train
@@ -386,9 +390,9 @@ def _drift(train: Sequence[Profiled], others: Sequence[Profiled], channels: Sequ
             spans = [r[-1] - r[0] for r in ref_rows]
             typical = statistics.median(spans)
             ref = _reference([[r[0], r[3], r[-1]] for r in ref_rows], [_LEVEL_FLOOR * typical] * 3)
-            z = max(abs(v - m) / s for v, m, s in zip([raw[0], raw[3], raw[-1]], ref.median, ref.spread))
-            if z > OUTLIER:
-                worst = max(worst, z)
+            level = max(abs(float(v) - m) / s for v, m, s in zip([raw[0], raw[3], raw[-1]], ref.median, ref.spread))
+            if level > OUTLIER:
+                worst = max(worst, level)
                 name = channels[channel] if channel < len(channels) else str(channel)
                 found.append(f"channel {channel} ({name}) intensities {_fmt(raw[0])} to {_fmt(raw[-1])} (1st to 99th "
                              f"percentile); training {_fmt(ref.median[0])} to {_fmt(ref.median[2])} (medians)")
