@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .consistency import swapped_items
 
-PROFILES_VERSION = 1  # part of the cache key of the findings: raise it when a check changes
+PROFILES_VERSION = 2  # part of the cache key of the findings: raise it when a check changes
 MIN_CASES = 5
 OUTLIER = 5.0  # spreads from the median: a case this far is unlike the others
 FITS = 3.0  # spreads: a case this close looks like the others
@@ -83,7 +83,7 @@ class ContentIssue:
 class _Reference:
     median: list[float]
     spread: list[float]
-    low: list[float] = field(default_factory=list)  # the ordinary range: the middle 80 % of the cases
+    low: list[float] = field(default_factory=list)  # the ordinary range: the cases within OUTLIER spreads
     high: list[float] = field(default_factory=list)
 
     def distance(self, values: Sequence[float]) -> float:
@@ -95,10 +95,8 @@ def _reference(rows: Sequence[Sequence[float]], floors: Sequence[float]) -> _Ref
     columns = list(zip(*rows))
     median = [statistics.median(c) for c in columns]
     spread = [max(1.4826 * statistics.median(abs(v - m) for v in c), floor) for c, m, floor in zip(columns, median, floors)]
-    ordered = [sorted(c) for c in columns]
-    low = [c[int(0.1 * (len(c) - 1))] for c in ordered]
-    high = [c[math.ceil(0.9 * (len(c) - 1))] for c in ordered]
-    return _Reference(median, spread, low, high)
+    ordinary = [[v for v in c if abs(v - m) <= OUTLIER * s] or [m] for c, m, s in zip(columns, median, spread)]
+    return _Reference(median, spread, [min(c) for c in ordinary], [max(c) for c in ordinary])
 
 
 def content_issues(cases: Sequence[Profiled], names: Mapping[int, str], channels: Sequence[str],
@@ -120,7 +118,7 @@ def content_issues(cases: Sequence[Profiled], names: Mapping[int, str], channels
 
 def _channel_order(train: Sequence[Profiled], channels: Sequence[str]) -> list[ContentIssue]:
     """Cases whose channel files look like other channels of the other cases: per channel, where each label's inside
-    and the body's middle lie within the body's intensities (ranks: blind to each scanner's scaling)."""
+    lies within the body's intensities (ranks: blind to each scanner's scaling)."""
     common = sorted(set.intersection(*(set(case.content.get("labels") or {}) for case in train))) if train else []
     profiles: dict[str, list[list[float] | None]] = {}
     for case in train:
@@ -216,6 +214,7 @@ def _share_range(ref: _Reference) -> str:
 
 
 def _rank_range(ref: _Reference, index: int) -> str:
+    """The ordinary range of a rank feature (the cases within OUTLIER spreads of the median)."""
     return f"{_ordinal(round(100 * ref.low[index]))}-{_percentile_words(ref.high[index])}"
 
 
@@ -244,11 +243,12 @@ def _alignment(train: Sequence[Profiled], names: Mapping[int, str], skip: set[tu
             best = min(moved, key=lambda key: moved[key]) if moved else None
             if best is not None and moved[best] < FITS and moved[best] * 3 < own:
                 if best == "mirror":
-                    kind, repair = "mirrored", "mirror left-right"
+                    kind, repair, moved_words = "mirrored", "mirror left-right", "mirrored left-right"
                 else:
                     axis, offset = best.split(":")
                     kind, repair = "shifted", f"shift by {offset} voxels along {_NAMED[int(axis)]}"
-                statistic = f"{seen}; after a {repair} it fits"
+                    moved_words = f"shifted by {offset} voxels along {_NAMED[int(axis)]}"
+                statistic = f"{seen}; {moved_words}, it lies like the others"
                 issues.append(ContentIssue(kind, case.case, case.label or "", statistic, own, value, repair=repair))
             elif float(entry["outside_body"]) > max(0.2, outside.median[0] + OUTLIER * outside.spread[0]):
                 statistic = (f"{100 * float(entry['outside_body']):.0f} % of {name} lies on background (air), in the "
@@ -260,10 +260,13 @@ def _alignment(train: Sequence[Profiled], names: Mapping[int, str], skip: set[tu
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1e5 else f"{value:.2e}"
+    """A number as people write it: 0.283, 41, -1024, 3.1e+09."""
+    return f"{value:.0f}" if 1000 <= abs(value) < 1e7 else f"{value:.3g}"
 
 
 def _intensity_scale(train: Sequence[Profiled], channels: Sequence[str], ct: set[int]) -> list[ContentIssue]:
+    """Cases whose channel spans another range (log of the 1st-99th percentile span) or, for channels normalized with
+    dataset-wide statistics (CT), sits at another level (the body's median)."""
     issues = []
     count = min((len(case.content.get("channels") or []) for case in train), default=0)
     for channel in range(count):
@@ -279,19 +282,26 @@ def _intensity_scale(train: Sequence[Profiled], channels: Sequence[str], ct: set
         typical = 10 ** scale.median[0]
         level = _reference([[r[1]] for r in rows], [_LEVEL_FLOOR * typical])
         name = channels[channel] if channel < len(channels) else str(channel)
-        for case, (log_range, middle) in zip(owners, rows):
+        scores = []
+        for log_range, middle in rows:
             z_scale = abs(log_range - scale.median[0]) / scale.spread[0]
-            z_level = abs(middle - level.median[0]) / level.spread[0] if channel in ct else 0.0  # z-scored: only the range
-            if max(z_scale, z_level) <= OUTLIER:
+            z_level = abs(middle - level.median[0]) / level.spread[0] if channel in ct else 0.0  # z-scored: range only
+            scores.append(max(z_scale, z_level))
+        ordinary = [case.content["channels"][channel] for case, score in zip(owners, scores) if score <= OUTLIER]
+        if not ordinary:
+            continue
+        low = statistics.median(stats["raw"][0] for stats in ordinary)
+        high = statistics.median(stats["raw"][-1] for stats in ordinary)
+        middles = [stats["body"][2] for stats in ordinary]
+        for case, score, (_, middle) in zip(owners, scores, rows):
+            if score <= OUTLIER:
                 continue
             raw = case.content["channels"][channel]["raw"]
-            low = statistics.median(c.content["channels"][channel]["raw"][0] for c in owners)
-            high = statistics.median(c.content["channels"][channel]["raw"][-1] for c in owners)
             statistic = (f"channel {channel} ({name}) spans {_fmt(raw[0])} to {_fmt(raw[-1])} (1st to 99th percentile), "
                          f"body median {_fmt(middle)}; the other cases span {_fmt(low)} to {_fmt(high)} (medians), body "
-                         f"median {_fmt(level.low[0])} to {_fmt(level.high[0])}")
+                         f"median {_fmt(min(middles))} to {_fmt(max(middles))}")
             issues.append(ContentIssue("intensity_scale" if channel in ct else "intensity_scale_normalized", case.case,
-                                       case.images[channel], statistic, max(z_scale, z_level), channel=channel))
+                                       case.images[channel], statistic, score, channel=channel))
     return sorted(issues, key=lambda i: -i.score)
 
 
