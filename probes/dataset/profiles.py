@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .consistency import swapped_items
 
-PROFILES_VERSION = 2  # part of the cache key of the findings: raise it when a check changes
+PROFILES_VERSION = 3  # part of the cache key of the findings: raise it when a check changes
 MIN_CASES = 5
 OUTLIER = 5.0  # spreads from the median: a case this far is unlike the others
 FITS = 3.0  # spreads: a case this close looks like the others
