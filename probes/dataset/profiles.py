@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .consistency import swapped_items
 
-PROFILES_VERSION = 3  # part of the cache key of the findings: raise it when a check changes
+PROFILES_VERSION = 4  # part of the cache key of the findings: raise it when a check changes
 MIN_CASES = 5
 OUTLIER = 5.0  # spreads from the median: a case this far is unlike the others
 FITS = 3.0  # spreads: a case this close looks like the others
@@ -358,6 +358,12 @@ def _normalised(np: Any, rows: list[list[float]]) -> Any:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
+def _levels(stats: Mapping[str, Any]) -> list[float] | None:
+    """1st percentile, the body's median and 99th percentile of a channel: where its intensities lie (CT: in HU)."""
+    raw, body = stats.get("raw"), stats.get("body")
+    return [float(raw[0]), float(body[2]), float(raw[-1])] if raw and body else None
+
+
 def _geometry(case: Profiled) -> dict[str, list[float]] | None:
     """Spacing and field of view (mm) per axis of a 3-D case, when its header was read."""
     if not case.spacing or not case.shape or len(case.spacing) != 3 or len(case.shape) != 3:
@@ -391,21 +397,24 @@ def _drift(train: Sequence[Profiled], others: Sequence[Profiled], channels: Sequ
                 found.append(f"{what} {' x '.join(_fmt(v) for v in values)} mm; training "
                              f"{' x '.join(f'{_fmt(lo)}-{_fmt(hi)}' for lo, hi in zip(lows, highs))} mm")
         for channel in sorted(ct):
-            stats = (case.content.get("channels") or [])
-            ref_rows = [c.content["channels"][channel]["raw"] for c in train
-                        if len(c.content.get("channels") or []) > channel and c.content["channels"][channel].get("raw")]
-            if channel >= len(stats) or not stats[channel].get("raw") or len(ref_rows) < MIN_CASES:
+            stats = case.content.get("channels") or []
+            ref_rows = [row for row in (_levels(c.content["channels"][channel]) for c in train
+                                        if len(c.content.get("channels") or []) > channel) if row is not None]
+            mine = _levels(stats[channel]) if channel < len(stats) else None
+            if mine is None or len(ref_rows) < MIN_CASES:
                 continue
-            raw = stats[channel]["raw"]
-            spans = [r[-1] - r[0] for r in ref_rows]
-            typical = statistics.median(spans)
-            ref = _reference([[r[0], r[3], r[-1]] for r in ref_rows], [_LEVEL_FLOOR * typical] * 3)
-            level = max(abs(float(v) - m) / s for v, m, s in zip([raw[0], raw[3], raw[-1]], ref.median, ref.spread))
+            typical = statistics.median(r[2] - r[0] for r in ref_rows)
+            ref = _reference(ref_rows, [_LEVEL_FLOOR * typical] * 3)
+            margin = (_BEYOND - 1) * typical
+            lows, highs = [min(r[i] for r in ref_rows) for i in range(3)], [max(r[i] for r in ref_rows) for i in range(3)]
+            level = max([0.0, *(abs(v - m) / s for v, m, s, lo, hi in zip(mine, ref.median, ref.spread, lows, highs)
+                                if not lo - margin <= v <= hi + margin)])
             if level > OUTLIER:
                 worst = max(worst, level)
                 name = channels[channel] if channel < len(channels) else str(channel)
-                found.append(f"channel {channel} ({name}) intensities {_fmt(raw[0])} to {_fmt(raw[-1])} (1st to 99th "
-                             f"percentile); training {_fmt(ref.median[0])} to {_fmt(ref.median[2])} (medians)")
+                found.append(f"channel {channel} ({name}) spans {_fmt(mine[0])} to {_fmt(mine[2])} (1st to 99th "
+                             f"percentile), body median {_fmt(mine[1])}; training {_fmt(ref.median[0])} to "
+                             f"{_fmt(ref.median[2])} (medians), body median {_fmt(lows[1])} to {_fmt(highs[1])}")
         if found:
             issues.append(ContentIssue("drift", case.case, case.images[0], "; ".join(found), worst))
     return sorted(issues, key=lambda i: -i.score)
