@@ -11,6 +11,8 @@ Options (``ProbeContext.options``): ``quick`` (headers, names and dataset.json o
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,10 +23,12 @@ from ..base import FactSink, ProbeContext
 from .cache import CaseCache
 from .cases import describe, task_key
 from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
+from .inputs import input_cases, predicted_folders
 from .layout import TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS, Layout, guess_file_ending, read_layout
 from .locate import DatasetLocation, locate
 from .measure import CaseTask
-from .scan import measure_all
+from .profiles import PROFILES_VERSION, Profiled, content_issues
+from .scan import file_keys, measure_all
 
 
 def located(context: ProbeContext) -> DatasetLocation:
@@ -93,7 +97,7 @@ class DatasetProbe:
         voxels = not context.options.get("quick", False)
         tasks = {task_key("train", case): CaseTask(str(raw.folder), tuple(case.images), case.label, voxels)
                  for case in layout.cases}
-        tasks.update({task_key("test", case): CaseTask(str(raw.folder), tuple(case.images), None, False)
+        tasks.update({task_key("test", case): CaseTask(str(raw.folder), tuple(case.images), None, voxels)
                       for case in layout.test_cases})
         cache = CaseCache.open(raw.folder, context.environ) if context.options.get("cache", True) else None
         measured = measure_all(tasks, layout.stats, int(context.options.get("jobs", 1)), cache,
@@ -104,11 +108,74 @@ class DatasetProbe:
                                          for issue in layout.issues + facts.issues])
         sink.add("dataset.cases", [_record(fields, TRAIN_IMAGES) for fields in facts.cases])
         sink.add("dataset.test_cases", [_record(fields, TEST_IMAGES) for fields in facts.test_cases])
+        if voxels:
+            inputs = _input_profiles(raw, context)
+            _content_facts(raw, tasks, measured, cache, inputs, sink)
         for name, value in (("dataset.orientation", facts.orientation), ("dataset.spacing_median", facts.spacing_median),
                             ("dataset.shape_median", facts.shape_median), ("dataset.anisotropy", facts.anisotropy),
                             ("dataset.classes", facts.classes)):
             if value is not None:
                 sink.add(name, value)
+
+
+#: normalizations that feed the raw intensities' scale to the network (the others rescale each image by itself)
+_GLOBAL_SCALE = ("CTNormalization", "NoNormalization")
+
+
+def _input_profiles(raw: RawDataset, context: ProbeContext) -> list[Profiled]:
+    """Content profiles of the images a prediction log's ``-i`` names (:mod:`.inputs`), measured without the cache."""
+    out = []
+    ending = raw.info.file_ending or ".nii.gz"
+    for folder in predicted_folders(context.options.get("_established", [])):
+        cases = input_cases(folder, ending)
+        tasks = {f"input/{case.id}": CaseTask(str(folder), tuple(case.images), None, True) for case in cases}
+        stats = {name: (-1, -1) for case in cases for name in case.images}
+        measured = measure_all(tasks, stats, int(context.options.get("jobs", 1)), None, f"checking {folder.name}")
+        for case in cases:
+            result = measured[f"input/{case.id}"]
+            content = (result.get("voxels") or {}).get("content")
+            if content and "error" not in content:
+                header = result["headers"].get(case.images[0], {})
+                out.append(Profiled(case.id, "input", [str(folder / name) for name in case.images], None, content,
+                                    header.get("spacing"), header.get("shape")))
+    return out
+
+
+def _content_facts(raw: RawDataset, tasks: dict[str, CaseTask], measured: dict[str, Any], cache: CaseCache | None,
+                   inputs: list[Profiled], sink: FactSink) -> None:
+    """Cross-case consistency of the cases' content profiles (:mod:`.profiles`). The findings are cached under a
+    digest of every file they come from, so a warm run reads neither the profiles nor imports numpy."""
+    info = raw.info
+    names = {label.values[0]: label.name for label in info.labels if len(label.values) == 1}
+    channels = [info.channel_names[i] for i in sorted(info.channel_names)]
+    scaled = [i for i, name in enumerate(channels) if normalization_for(name) in _GLOBAL_SCALE]
+    cases = [(role, folder, case) for role, folder, listed in (("train", TRAIN_IMAGES, raw.layout.cases),
+                                                               ("test", TEST_IMAGES, raw.layout.test_cases))
+             for case in listed]
+    keys = {task_key(role, case): file_keys(tasks[task_key(role, case)], raw.layout.stats) for role, _, case in cases}
+    digest = hashlib.sha1(json.dumps([PROFILES_VERSION, names, channels, scaled, sorted(keys.items())],
+                                     default=str).encode()).hexdigest()
+    found = cache.get("content_issues", [(digest, 0, 0)]) if cache is not None and not inputs else None
+    if found is None:
+        profiled = []
+        for role, _, case in cases:
+            key = task_key(role, case)
+            result = measured.get(key) or {}
+            content = (result.get("voxels") or {}).get("content")
+            if content is None and cache is not None:
+                content = (cache.content.get(key, keys[key]) or {}).get("content")
+            if not content or "error" in content:
+                continue
+            header = result.get("headers", {}).get(case.images[0], {}) if case.images else {}
+            profiled.append(Profiled(case.id, role, list(case.images), case.label, content, header.get("spacing"),
+                                     header.get("shape")))
+        found = {"profiled": sum(1 for case in profiled if case.role == "train"),
+                 "issues": [issue.as_fields() for issue in content_issues(profiled + inputs, names, channels, scaled)]}
+        if cache is not None and not inputs:
+            cache.put("content_issues", [(digest, 0, 0)], found)
+            cache.save()
+    sink.add("dataset.content_profiled", found["profiled"])
+    sink.add("dataset.content_issues", [Record(fields, Provenance("dataset", fields["file"])) for fields in found["issues"]])
 
 
 def _record(fields: dict[str, Any], folder: str) -> Record:

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from nnunet_doctor.engine.pack_cache import cache_dir
 
-FORMAT = 1
+FORMAT = 2  # 2: voxel measurements hold content profiles, kept in a second file (see ``content``)
 FileKey = tuple[str, int, int]  # path relative to the dataset folder, size, mtime in ns
 
 
@@ -36,6 +36,7 @@ class CaseCache:
         self.dataset = dataset
         self.entries = entries
         self.changed = False
+        self._content: CaseCache | None = None
 
     @classmethod
     def open(cls, dataset: Path, environ: Mapping[str, str]) -> "CaseCache | None":
@@ -44,7 +45,18 @@ class CaseCache:
         if folder is None:
             return None
         dataset = dataset.resolve()
-        path = folder / (hashlib.sha256(str(dataset).encode()).hexdigest()[:24] + ".json")
+        return cls.open_at(folder / (hashlib.sha256(str(dataset).encode()).hexdigest()[:24] + ".json"), dataset)
+
+    @property
+    def content(self) -> "CaseCache":
+        """The content profiles, in a file of their own: a warm run whose cross-case findings are cached never reads
+        them (they are most of the cache's size)."""
+        if self._content is None:
+            self._content = CaseCache.open_at(self.path.with_name(self.path.stem + "-content.json"), self.dataset)
+        return self._content
+
+    @classmethod
+    def open_at(cls, path: Path, dataset: Path) -> "CaseCache":
         entries: dict[str, Any] = {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -65,6 +77,8 @@ class CaseCache:
         self.changed = True
 
     def save(self) -> None:
+        if self._content is not None:
+            self._content.save()
         if not self.changed or self.path.resolve().is_relative_to(self.dataset):
             return
         try:

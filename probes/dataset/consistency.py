@@ -38,13 +38,11 @@ def swapped_items(profiles: Mapping[str, Sequence[Sequence[float] | None]]) -> d
     features = len(next(iter(complete.values()))[0])
     reference = [[statistics.median(items[i][f] for items in complete.values()) for f in range(features)]
                  for i in range(n)]
-    scale = []
-    for f in range(features):
-        deviations = [abs(items[i][f] - reference[i][f]) for items in complete.values() for i in range(n)]
-        scale.append(max(statistics.median(deviations) * 1.4826, _NOISE_FLOOR))
+    scale = [[max(statistics.median(abs(items[i][f] - reference[i][f]) for items in complete.values()) * 1.4826,
+                  _NOISE_FLOOR) for f in range(features)] for i in range(n)]
 
     def cost(items: list[list[float]], order: Sequence[int]) -> float:
-        return sum(((items[order[i]][f] - reference[i][f]) / scale[f]) ** 2 for i in range(n) for f in range(features))
+        return sum(((items[order[i]][f] - reference[i][f]) / scale[i][f]) ** 2 for i in range(n) for f in range(features))
 
     identity = tuple(range(n))
     out: dict[str, list[int]] = {}

@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, cast
 
+from .content import case_content
 from .headers import NIFTI_DATATYPES, HeaderError, itk_message, parse_nifti_header, read_geometry
 
 _SAMPLE = 100_000  # voxels per channel sampled (evenly) for the mean intensity per label
@@ -65,7 +66,7 @@ def _read_array(path: str) -> Any:
         return np.asanyarray(cast(Any, nib.load(path)).dataobj)
     import SimpleITK as sitk
 
-    return sitk.GetArrayFromImage(sitk.ReadImage(path))
+    return sitk.GetArrayFromImage(sitk.ReadImage(path)).T  # header axis order (x, y, z), as NIfTI reads give it
 
 
 def _gunzip(data: bytes) -> bytes | bytearray:
@@ -119,7 +120,29 @@ def _voxels(task: CaseTask, headers: dict[str, Any]) -> dict[str, Any]:
     for rel in task.images:
         image = arrays.get(rel)
         channels.append(None if image is None else _channel_stats(image, label_int))
-    return {"errors": errors, "label": label_stats, "channels": channels}
+    return {"errors": errors, "label": label_stats, "channels": channels,
+            "content": _content(task, headers, arrays, label)}
+
+
+def _content(task: CaseTask, headers: dict[str, Any], arrays: dict[str, Any], label: Any | None) -> dict[str, Any] | None:
+    """The case's content profile (:mod:`.content`), when every channel was read and they share one shape."""
+    images = [arrays[rel] for rel in task.images if rel in arrays]
+    if not images or len(images) != len(task.images) or any(
+            image.ndim != 3 or image.shape != images[0].shape for image in images):
+        return None
+    try:
+        lr_axis = _left_right_axis(headers[task.images[0]])
+        return case_content(images, label if label is not None and label.ndim == 3 else None, lr_axis)
+    except (ValueError, MemoryError) as exc:  # an odd file must not cost the other checks
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _left_right_axis(header: dict[str, Any]) -> int | None:
+    """The array axis whose direction points mostly left-right (x of ITK's LPS), from the header's direction."""
+    direction, ndim = header.get("direction"), header.get("ndim")
+    if ndim != 3 or not direction or len(direction) != 9:
+        return None
+    return max(range(3), key=lambda axis: abs(direction[axis]))  # row 0 (x) of each column
 
 
 def _flat_pair(a: Any, b: Any | None) -> tuple[Any, Any | None]:

@@ -30,7 +30,7 @@ def measure_all(tasks: Mapping[str, CaseTask], stats: Mapping[str, tuple[int, in
     results: dict[str, dict[str, Any]] = {}
     todo: list[tuple[str, CaseTask, list[FileKey]]] = []
     for key, task in tasks.items():
-        files = [(rel, *stats.get(rel, (-1, -1))) for rel in task.images + ((task.label,) if task.label else ())]
+        files = file_keys(task, stats)
         cached = cache.get(key, files) if cache is not None else None
         if cached is not None and (cached.get("voxels") is not None or not task.voxels):
             results[key] = cached
@@ -56,10 +56,19 @@ def measure_all(tasks: Mapping[str, CaseTask], stats: Mapping[str, tuple[int, in
     return {key: results[key] for key in tasks}
 
 
+def file_keys(task: CaseTask, stats: Mapping[str, tuple[int, int]]) -> list[FileKey]:
+    """The cache key of a task's measurement: each of its files with its size and modification time."""
+    return [(rel, *stats.get(rel, (-1, -1))) for rel in task.images + ((task.label,) if task.label else ())]
+
+
 def _collect(todo: list[tuple[str, CaseTask, list[FileKey]]], measured: Any, results: dict[str, dict[str, Any]],
              cache: CaseCache | None, progress: Progress) -> None:
     for (key, _, files), result in zip(todo, measured):
         results[key] = result
         if cache is not None:
+            voxels = result.get("voxels")
+            if voxels is not None and "content" in voxels:  # the profiles go to their own file (CaseCache.content)
+                cache.content.put(key, files, {"content": voxels["content"]})
+                result = {**result, "voxels": {name: value for name, value in voxels.items() if name != "content"}}
             cache.put(key, files, result)
         progress.advance()

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import SimpleITK as sitk
 
-from dataset_synthetic import Spec, edit_json, read, rewrite
+from dataset_synthetic import Anatomy, Spec, edit_json, read, rewrite
 
 Inject = Callable[[Path, Path], str | None]  # (raw dataset folder, nnUNet_raw) -> --dataset query or None ("1")
 
@@ -25,7 +25,7 @@ class Fault:
     cause: str
     inject: Inject
     names: str = ""  # must appear in the top cause's fix
-    spec: Spec = field(default_factory=Spec)
+    spec: Spec | Anatomy = field(default_factory=Spec)
     verify: bool = False
 
 
@@ -259,3 +259,78 @@ FAULTS: tuple[Fault, ...] = (
 
 def dataset_json(folder: Path) -> dict:
     return json.loads((folder / "dataset.json").read_text())
+
+
+# --- silent faults: nnU-Net trains through them without a word (tests/probes/dataset/test_content.py) ------------
+
+ODD_CASES = ("case_0002", "case_0005", "case_0008")  # the minority (3 of 10) a silent fault is put into
+
+
+def _each_odd_label(folder: Path, change: Callable[[np.ndarray], np.ndarray]) -> None:
+    for case in ODD_CASES:
+        _map_label(_label(folder, case), change)
+
+
+def label_shifted(folder: Path, raw: Path) -> None:
+    def shift(a: np.ndarray) -> np.ndarray:  # z, y, x: along x by a fifth of the field of view, zeros coming in
+        out = np.zeros_like(a)
+        by = a.shape[2] // 5
+        out[:, :, by:] = a[:, :, :-by]
+        return out
+
+    _each_odd_label(folder, shift)
+
+
+def label_mirrored(folder: Path, raw: Path) -> None:
+    _each_odd_label(folder, lambda a: np.ascontiguousarray(a[:, :, ::-1]))
+
+
+def label_convention(folder: Path, raw: Path) -> None:
+    _each_odd_label(folder, lambda a: np.choose(a, [0, 2, 1]).astype(np.uint8))
+
+
+def channels_swapped_minority(folder: Path, raw: Path) -> None:
+    for case in ODD_CASES:
+        first, second = _image(folder, case, 0), _image(folder, case, 1)
+        first.rename(folder / "imagesTr" / "swap.nii.gz")
+        second.rename(first)
+        (folder / "imagesTr" / "swap.nii.gz").rename(second)
+
+
+def ct_rescaled(folder: Path, raw: Path) -> None:
+    for case in ODD_CASES:
+        path = _image(folder, case)
+        array = sitk.GetArrayFromImage(read(path)).astype(np.float32)
+        rewrite(path, (array + 1024.0) / 4095.0)
+
+
+def duplicate_cases(folder: Path, raw: Path) -> None:
+    """case_0008 is a copy of case_0002 (image and label), imagesTs/case_0010 a re-saved copy of case_0005."""
+    for source, target in ((_image(folder, "case_0002"), _image(folder, "case_0008")),
+                           (_label(folder, "case_0002"), _label(folder, "case_0008"))):
+        shutil.copyfile(source, target)
+    image = read(_image(folder, "case_0005"))
+    sitk.WriteImage(sitk.Cast(image, sitk.sitkFloat32), str(folder / "imagesTs" / "case_0010_0000.nii.gz"))
+
+
+def test_set_drift(folder: Path, raw: Path) -> None:
+    """imagesTs in another resolution: 3x the slice thickness of the training cases (a thick-slice protocol)."""
+    for path in (folder / "imagesTs").glob("*.nii.gz"):
+        image = read(path)
+        spacing = image.GetSpacing()
+        _set_geometry(path, spacing=(spacing[0], spacing[1], spacing[2] * 3))
+
+
+SILENT_FAULTS: tuple[Fault, ...] = (
+    Fault("labels shifted", "data.geometry_image_label", label_shifted, "labelsTr/case_0005.nii.gz", spec=Anatomy()),
+    Fault("labels mirrored left-right", "data.geometry_image_label", label_mirrored, "labelsTr/case_0008.nii.gz", spec=Anatomy()),
+    Fault("label 1 and 2 mean the other structure", "data.labels_inconsistent", label_convention,
+          "labelsTr/case_0002.nii.gz", spec=Anatomy()),
+    Fault("T1 and T2 files swapped", "data.channel_order", channels_swapped_minority, "case_0005",
+          spec=Anatomy(modality="MR")),
+    Fault("CT rescaled to [0, 1]", "data.intensity_inconsistent", ct_rescaled, "imagesTr/case_0008_0000.nii.gz", spec=Anatomy()),
+    Fault("a case twice, a training case in imagesTs", "data.duplicate_cases", duplicate_cases, "case_0010",
+          spec=Anatomy(test_cases=3)),
+    Fault("imagesTs with thicker slices", "infer.domain_shift", test_set_drift, "imagesTs/case_0011_0000.nii.gz",
+          spec=Anatomy(test_cases=3)),
+)

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 MODULES = ["dataset_json", "layout", "headers", "measure", "cache", "progress", "consistency", "cases", "locate",
-           "vram"]
+           "vram", "content", "profiles", "inputs"]
 
 
 @pytest.mark.parametrize("name", MODULES)
