@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .facts import FactBase, Record, Unknown
 from .shell_syntax import after_persist, persist_var, set_var
+from .wording import fix_value
 
 
 class UnknownFact(Undefined):
@@ -89,7 +90,7 @@ def _shell_quote(value: Any) -> str:
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=False)
+                               keep_trailing_newline=False, finalize=fix_value)  # lists and dicts in words
     env.filters["shell_quote"] = _shell_quote
     env.filters["set_var"] = set_var  # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax
     env.filters["persist_var"] = persist_var
