@@ -349,6 +349,8 @@ def _training(facts: Any, causes: list[dict[str, Any]]) -> dict[str, Any] | None
                ("dataset", "trainer", "plans", "configuration", "fold", "device", "network", "batch_size",
                 "patch_size")}
     run_name = "__".join(str(setting[k]) for k in ("trainer", "plans", "configuration") if setting.get(k))
+    if len(runs) > 1:
+        setting["fold"] = ", ".join(str(run["fold"]) for run in runs)
     parts = [str(setting["dataset"]) if setting.get("dataset") else "", run_name,
              f"fold {setting['fold']}" if setting.get("fold") is not None else "",
              f"on {setting['device']}" if setting.get("device") else "", str(setting.get("network") or ""),
@@ -368,18 +370,19 @@ def _rule_events(run: dict[str, Any], records: list[dict[str, Any]], causes: lis
     spans = [(r.get("file"), r.get("line") or 0, r.get("epoch")) for r in records if str(r.get("file")) in run["files"]]
     events = []
     for cause in causes:
-        if cause["band"] == "low":
+        if cause["band"] == "low" or cause["severity"] == "info":
             continue
         for item in cause["evidence"]:
-            if item["kind"] != "log" or item.get("file") not in run["files"] or item.get("line") is None:
+            file, lines = item["source"].get("file"), item["source"].get("lines")
+            if file not in run["files"] or not lines:
                 continue
             epoch = None
-            for file, line, number in spans:
-                if file == item["file"] and line <= item["line"]:
+            for span_file, line, number in spans:
+                if span_file == file and line <= lines[0]:
                     epoch = number
             if epoch is not None:
                 events.append({"epoch": epoch, "kind": "cause", "cause": cause["cause"],
-                               "text": f"{cause['cause']} (line {item['line']})"})
+                               "text": f"{cause['cause']} (line {lines[0]})"})
                 break
     return events
 
@@ -388,27 +391,33 @@ def _training_headline(runs: list[dict[str, Any]], planned: Any, finished: Any, 
                        causes: list[dict[str, Any]]) -> dict[str, Any]:
     """One sentence that answers "is my training OK?", and whether it is."""
     problems = [e["text"] for run in runs for e in run["events"] if e["kind"] in ("nan", "collapse")]
-    training_causes = [c for c in causes if c["phase"] == "training" and c["band"] != "low"]
+    training_causes = [c for c in causes if c["phase"] == "training" and c["band"] != "low" and c["severity"] != "info"]
     epochs = sum(run["epochs"] for run in runs)
     last = max((run["last_epoch"] for run in runs if run["last_epoch"] is not None), default=None)
     progress = f"{last + 1 if last is not None else epochs} of {planned} epochs" if planned else f"{epochs} epochs"
     state = "finished" if finished else ("stopped in the middle of an epoch" if stopped else "not finished (yet)")
-    ema = [run["ema"]["last"] for run in runs if run["ema"]["last"] is not None]
-    dice = f"; EMA pseudo Dice {human(ema[-1])}" if ema else ""
+    ema = [(run["fold"], run["ema"]["last"]) for run in runs if run["ema"]["last"] is not None]
+    if len(ema) > 1:
+        dice = "; EMA pseudo Dice " + ", ".join(f"{value:.4f} (fold {fold})" for fold, value in ema)
+    else:
+        dice = f"; EMA pseudo Dice {ema[0][1]:.4f}" if ema else ""
     if validation is not None:
-        dice += f"; final validation Dice {human(validation)}"
-    ok = not problems and not training_causes
+        dice += f"; final validation Dice {validation:.4f}"
+    ok = not problems and not any(c["band"] == "high" for c in training_causes)
     if not epochs:
         verdict, mark = "Training: no epoch completed in the log", "·"
+    elif ok and training_causes:
+        verdict, mark = "Training looks healthy, with warnings", "!"
     elif ok:
         verdict, mark = "Training looks healthy" if finished else "Training looks healthy so far", "✓"
     else:
         verdict, mark = "Training has problems", "✗"
-    detail = "; ".join(problems + [c["cause"] for c in training_causes])
-    text = f"{verdict}: {progress}, {state}{dice}" + (f". {detail[:1].upper()}{detail[1:]}" if detail else ".")
+    detail = "; ".join(problems + ([f"see {', '.join(c['cause'] for c in training_causes)}"] if training_causes else []))
+    text = f"{verdict}: {progress}, {state}{dice}" + (f". {detail[:1].upper()}{detail[1:]}." if detail else ".")
     if not epochs:
         text = f"{verdict}" + (f" (it stops inside epoch {last})." if stopped and last is not None else ".")
-    return {"ok": ok, "mark": mark, "style": {"✓": "green", "✗": "red"}.get(mark, "dim"), "text": text}
+    return {"ok": ok, "mark": mark, "style": {"✓": "green", "✗": "red", "!": "yellow"}.get(mark, "dim"),
+            "text": text}
 
 
 _AREAS = (("environment", "Environment and installation", "machine"), ("data", "Dataset", "dataset"),
@@ -629,7 +638,8 @@ def wrap_line(line: str, width: int) -> list[str]:
 
 
 def wrap(text: str, width: int) -> str:
-    return "\n".join(piece for line in text.split("\n") for piece in wrap_line(line, width))
+    lines = text.rstrip("\n").split("\n")
+    return "\n".join(piece.rstrip() for line in lines for piece in wrap_line(line, width)) + "\n"
 
 
 @lru_cache(maxsize=2)
