@@ -530,8 +530,10 @@ def _versions(facts: Any, request: Any) -> list[dict[str, Any]]:
         driver = facts.get("nvidia_smi.present")
     rows.append({"name": "NVIDIA driver", "value": driver_value, "source": _where(driver, bundle)})
     cudnn = facts.get("torch.cudnn_version")
-    rows.append({"name": "cuDNN", "value": str(cudnn.value) if cudnn is not None and cudnn.known else None,
-                 "source": _where(cudnn, bundle)})
+    cudnn_value = str(cudnn.value) if cudnn is not None and cudnn.known else None
+    if cudnn_value is None and _fact_value(facts, "torch.cuda_built") is False:
+        cudnn_value, cudnn = "none (CPU-only PyTorch)", facts.get("torch.cuda_built")
+    rows.append({"name": "cuDNN", "value": cudnn_value, "source": _where(cudnn, bundle)})
     return rows
 
 

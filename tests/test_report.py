@@ -27,7 +27,8 @@ from nnunet_doctor.report import build_report, render, wrap_line
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / "tests" / "fixtures" / "logs" / "real"
 HEALTHY = REPO / "rules" / "corpus" / "healthy"
-CURVES = REAL / "train_curves" / "Dataset001_Tiny" / "nnUNetTrainer_40epochs_tiny__nnUNetPlans__3d_fullres"
+CURVES = (REPO / "tests" / "fixtures" / "logs" / "curves" / "Dataset001_Tiny"
+          / "nnUNetTrainer_40epochs_tiny__nnUNetPlans__3d_fullres")
 SCHEMA = json.loads((REPO / "doctor" / "report.schema.json").read_text(encoding="utf-8"))
 LOGS = {
     "healthy fold folder": [HEALTHY / "fold_0"],

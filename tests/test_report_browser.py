@@ -18,7 +18,7 @@ from nnunet_doctor.pipeline import DiagnosisRequest, run_diagnosis
 from nnunet_doctor.report import build_report, render
 
 REPO = Path(__file__).resolve().parents[1]
-CURVES = (REPO / "tests" / "fixtures" / "logs" / "real" / "train_curves" / "Dataset001_Tiny"
+CURVES = (REPO / "tests" / "fixtures" / "logs" / "curves" / "Dataset001_Tiny"
           / "nnUNetTrainer_40epochs_tiny__nnUNetPlans__3d_fullres")
 CHROMIUM = os.environ.get("NNUNET_DOCTOR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
