@@ -130,7 +130,7 @@ def test_the_placeholder_names_survive_markdown(log_reports: dict[str, Any]) -> 
 def test_the_unknowns_and_the_evidence_are_folded(log_reports: dict[str, Any]) -> None:
     markdown = render(log_reports["worker killed"], "markdown")
     assert "<details><summary>Checks that could not run" in markdown
-    assert re.search(r"<details><summary>Evidence \(\d+\)</summary>", markdown)
+    assert re.search(r"<details open><summary>Evidence \(\d+\)</summary>", markdown)  # the top cause's, open
     assert "#### Checklist" in markdown and "#### Versions" in markdown
 
 
