@@ -515,10 +515,10 @@ def _versions(facts: Any, request: Any) -> list[dict[str, Any]]:
     gpus = facts.get("nvidia_smi.gpus") or facts.get("gpu") or facts.get("log.gpus")
     gpu_value = None
     if gpus is not None and gpus.known and isinstance(gpus.value, list):
-        names = [str(r.fields.get("name")) + (f" ({human(r.fields['total_mib'] / 1024, digits=3)} GiB)"
-                                               if r.fields.get("total_mib") else "")
-                 for r in gpus.value if r.fields.get("name")]
-        gpu_value = ", ".join(names) if names else "none visible"
+        gpu_names = [str(r.fields.get("name")) + (f" ({human(r.fields['total_mib'] / 1024, digits=3)} GiB)"
+                                                   if r.fields.get("total_mib") else "")
+                     for r in gpus.value if r.fields.get("name")]
+        gpu_value = ", ".join(gpu_names) if gpu_names else "none visible"
     rows.append({"name": "GPU", "value": gpu_value, "source": _where(gpus, bundle)})
     driver = facts.get("nvidia_smi.driver_version")
     cuda = _fact_value(facts, "nvidia_smi.cuda_version")

@@ -281,3 +281,16 @@ def test_a_terminal_report_of_a_training_log_never_imports_matplotlib() -> None:
               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'numpy')))\n")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_versions_of_a_gpu_machine_in_every_format() -> None:
+    facts = {"torch.version": "2.3.1", "torch.cuda_built": True, "torch.cuda_build": "12.1", "torch.cudnn_version": "8902",
+             "nvidia_smi.present": True, "nvidia_smi.driver_version": "550.54.14", "nvidia_smi.cuda_version": "12.4",
+             "nvidia_smi.gpus": [{"index": 0, "name": "NVIDIA GeForce RTX 3090", "total_mib": 24576.0}]}
+    report = _report(DiagnosisRequest(log_texts={"x.log": "Epoch 0\n"}, offline=True, facts=facts))
+    rows = {row["name"]: row["value"] for row in report["versions"]}
+    assert rows["torch"] == "2.3.1 (CUDA 12.1)" and rows["cuDNN"] == "8902"
+    assert rows["GPU"] == "NVIDIA GeForce RTX 3090 (24 GiB)" and rows["NVIDIA driver"] == "550.54.14 (supports CUDA 12.4)"
+    assert "| NVIDIA driver | 550.54.14 (supports CUDA 12.4) |" in render(report, "markdown")
+    assert "<td>NVIDIA GeForce RTX 3090 (24 GiB)</td>" in render(report, "html")
+    assert re.search(r"(?m)^  NVIDIA driver +550\.54\.14 \(supports CUDA 12\.4\)", render(report, "terminal", verbose=True))
