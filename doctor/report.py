@@ -392,10 +392,15 @@ def _training_headline(runs: list[dict[str, Any]], planned: Any, finished: Any, 
     """One sentence that answers "is my training OK?", and whether it is."""
     problems = [e["text"] for run in runs for e in run["events"] if e["kind"] in ("nan", "collapse")]
     training_causes = [c for c in causes if c["phase"] == "training" and c["band"] != "low" and c["severity"] != "info"]
+    if not finished:  # a run that did not finish: whatever stopped it (a crash, the OOM killer) counts too
+        training_causes += [c for c in causes if c not in training_causes and c["band"] != "low"
+                            and c["severity"] == "error"]
     epochs = sum(run["epochs"] for run in runs)
     last = max((run["last_epoch"] for run in runs if run["last_epoch"] is not None), default=None)
-    progress = f"{last + 1 if last is not None else epochs} of {planned} epochs" if planned else f"{epochs} epochs"
-    state = "finished" if finished else ("stopped in the middle of an epoch" if stopped else "not finished (yet)")
+    count = last + 1 if planned and last is not None else epochs
+    progress = f"{count} of {planned} epochs" if planned else f"{epochs} epoch{'s' if epochs != 1 else ''}"
+    state = "finished" if finished else ("stopped in the middle of an epoch" if stopped else
+                                         "stopped" if training_causes else "not finished (yet)")
     ema = [(run["fold"], run["ema"]["last"]) for run in runs if run["ema"]["last"] is not None]
     if len(ema) > 1:
         dice = "; EMA pseudo Dice " + ", ".join(f"{value:.4f} (fold {fold})" for fold, value in ema)
@@ -403,7 +408,7 @@ def _training_headline(runs: list[dict[str, Any]], planned: Any, finished: Any, 
         dice = f"; EMA pseudo Dice {ema[0][1]:.4f}" if ema else ""
     if validation is not None:
         dice += f"; final validation Dice {validation:.4f}"
-    ok = not problems and not any(c["band"] == "high" for c in training_causes)
+    ok = not problems and not any(c["band"] == "high" or c["phase"] != "training" for c in training_causes)
     if not epochs:
         verdict, mark = "Training: no epoch completed in the log", "·"
     elif ok and training_causes:

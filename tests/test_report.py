@@ -294,3 +294,15 @@ def test_versions_of_a_gpu_machine_in_every_format() -> None:
     assert "| NVIDIA driver | 550.54.14 (supports CUDA 12.4) |" in render(report, "markdown")
     assert "<td>NVIDIA GeForce RTX 3090 (24 GiB)</td>" in render(report, "html")
     assert re.search(r"(?m)^  NVIDIA driver +550\.54\.14 \(supports CUDA 12\.4\)", render(report, "terminal", verbose=True))
+
+
+@pytest.mark.parametrize("name", ["train_healthy.log", "train_2d_healthy.log", "fold_0"])
+def test_every_healthy_training_of_the_corpus_is_called_healthy(name: str) -> None:
+    training = _report(DiagnosisRequest(logs=[str(HEALTHY / name)], offline=True))["training"]
+    assert training["ok"] and training["headline"]["text"].startswith("Training looks healthy: "), training["headline"]
+
+
+def test_a_training_the_oom_killer_stopped_is_not_called_healthy(log_reports: dict[str, Any]) -> None:
+    headline = log_reports["worker killed"]["training"]["headline"]
+    assert headline["mark"] == "✗" and headline["text"].startswith("Training has problems: 1 epoch, stopped")
+    assert "sys.ram_exhausted" in headline["text"]
