@@ -18,7 +18,9 @@ unknown value the word "unknown":
 """
 from __future__ import annotations
 
+import ast
 import math
+import re
 from typing import Any
 
 from .facts import Record, Unknown
@@ -62,10 +64,34 @@ def human(value: Any, *, digits: int = DIGITS) -> str:
     return str(value)
 
 
+_NUMPY_CALL = re.compile(r"\bnp\.\w+\(([^()]*)\)")
+_PYTHON_LITERAL = re.compile(r"^\s*[\[{(].*['\"].*[\]})]\s*$|^\s*[\[{(].*\bnp\.\w+\(.*[\]})]\s*$", re.DOTALL)
+
+
+def repr_text(text: str) -> str:
+    """A Python repr captured from a log (``['case_002']``, ``[np.str_('a')]``, ``{'case_001'}``) in words; any
+    other text unchanged (JSON with double quotes too: it is meant to be copied).
+
+    >>> repr_text("[np.str_('case_002'), np.str_('case_005')]"), repr_text("{'case_001'}"), repr_text("[0, 1, 3]")
+    ('case_002, case_005', 'case_001', '[0, 1, 3]')
+    >>> repr_text('{"background": 0, "liver": 1}')
+    '{"background": 0, "liver": 1}'
+    """
+    if len(text) > 10000 or not _PYTHON_LITERAL.match(text) or '"' in text and "'" not in text:
+        return text
+    try:
+        value = ast.literal_eval(_NUMPY_CALL.sub(r"\1", text.strip()))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return human(value, digits=12) if isinstance(value, (list, tuple, set, frozenset, dict)) else text
+
+
 def fix_value(value: Any) -> Any:
-    """What ``{{ value }}`` prints in a fix template: collections and numpy values in words, the rest as Jinja
-    prints it (numbers keep their form, so that ``2.0`` stays a spacing)."""
+    """What ``{{ value }}`` prints in a fix template: collections, numpy values and Python reprs captured from a log
+    in words, the rest as Jinja prints it (numbers keep their form, so that ``2.0`` stays a spacing)."""
     value = plain(value)
     if isinstance(value, (list, tuple, set, frozenset, dict, Record)):
         return human(value, digits=12)
+    if isinstance(value, str) and value[:1] in "[{(":
+        return repr_text(value)
     return value

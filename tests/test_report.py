@@ -306,3 +306,21 @@ def test_a_training_the_oom_killer_stopped_is_not_called_healthy(log_reports: di
     headline = log_reports["worker killed"]["training"]["headline"]
     assert headline["mark"] == "✗" and headline["text"].startswith("Training has problems: 1 epoch, stopped")
     assert "sys.ram_exhausted" in headline["text"]
+
+
+@pytest.mark.parametrize("module", ["nnunet_doctor.engine.wording", "nnunet_doctor.report",
+                                    "nnunet_doctor.probes.log.training"])
+def test_the_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module)).failed == 0
+
+
+def test_fixes_show_values_captured_from_a_log_in_words() -> None:
+    from nnunet_doctor.engine.facts import FactBase
+    from nnunet_doctor.engine.fix_templates import render_fix
+
+    fix = render_fix("No label file for: {{ missing }}; plans have {{ configs }}; found {{ found }}", FactBase(),
+                     {"missing": "[np.str_('case_002')]", "configs": ["2d", "3d_fullres"], "found": "[0, 1, 3]"})
+    assert fix == "No label file for: case_002; plans have 2d, 3d_fullres; found [0, 1, 3]"
