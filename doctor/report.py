@@ -662,6 +662,7 @@ def template_environment(autoescape: bool) -> jinja2.Environment:
     env.filters["md_code"] = markdown_code
     env.filters["fence"] = fence
     env.filters["human"] = human
+    env.filters["evidence_lines"] = lambda items: "\n".join(f"{item['where']}: {item['text']}" for item in items)
     return env
 
 
