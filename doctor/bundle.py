@@ -35,6 +35,8 @@ SCHEMA_VERSION = 1
 #: lines of context kept around each log line a fact points at, and the most excerpt lines per log
 CONTEXT_LINES = 3
 MAX_EXCERPT_LINES = 600
+#: the largest bundle read (a real one is well under 10 MiB: facts and a few hundred log lines)
+MAX_BUNDLE_BYTES = 64 << 20
 
 
 @dataclass
@@ -136,11 +138,11 @@ def build_bundle(facts: Iterable[Fact], findings: Iterable[Finding], probe_repor
     return redacted
 
 
-def write_bundle(document: Mapping[str, Any], path: Path) -> None:
-    try:
-        path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write bundle: {exc.strerror or exc}") from None
+def write_bundle(document: Mapping[str, Any], path: Path, inputs: Iterable[str] = ()) -> None:
+    """Write the bundle atomically; refuses a path that is one of ``inputs``."""
+    from .output import write_output
+
+    write_output(json.dumps(document, indent=1, ensure_ascii=False) + "\n", path, inputs, what="bundle")
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -156,52 +158,144 @@ def check_format(document: Any, name: str) -> None:
                          f"({SCHEMA_VERSION}); upgrade nnunet-doctor")
 
 
-def _record(item: Any, fallback: Provenance) -> Record:
-    if isinstance(item, Mapping) and isinstance(item.get("fields"), Mapping):
-        provenance = Provenance.from_json(item["provenance"]) if isinstance(item.get("provenance"), Mapping) else fallback
+class _BadField(Exception):
+    """A field of the bundle that is not what the format says (its place, and what was expected)."""
+
+    def __init__(self, where: str, expected: str, value: Any):
+        shown = json.dumps(value, ensure_ascii=False, default=str)
+        super().__init__(f"{where}: expected {expected}, found {shown[:60]}{'...' if len(shown) > 60 else ''}")
+
+
+def _provenance(data: Any, where: str) -> Provenance:
+    if not isinstance(data, Mapping):
+        raise _BadField(where, "an object", data)
+    source, file, lines, detail = data.get("source"), data.get("file"), data.get("lines"), data.get("detail")
+    if not isinstance(source, str):
+        raise _BadField(f"{where}.source", "a string", source)
+    if file is not None and not isinstance(file, str):
+        raise _BadField(f"{where}.file", "a string or null", file)
+    if detail is not None and not isinstance(detail, str):
+        raise _BadField(f"{where}.detail", "a string or null", detail)
+    if lines is not None and not (isinstance(lines, list) and len(lines) == 2
+                                  and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lines)):
+        raise _BadField(f"{where}.lines", "[first, last] line numbers", lines)
+    return Provenance(source, file, (lines[0], lines[1]) if lines else None, detail)
+
+
+def _record(item: Any, fallback: Provenance, where: str) -> Record:
+    if isinstance(item, Mapping) and "fields" in item:
+        if not isinstance(item["fields"], Mapping):
+            raise _BadField(f"{where}.fields", "an object", item["fields"])
+        provenance = _provenance(item["provenance"], f"{where}.provenance") if "provenance" in item else fallback
         return Record(dict(item["fields"]), provenance)
-    return Record(dict(item) if isinstance(item, Mapping) else {}, fallback)
+    if not isinstance(item, Mapping):
+        raise _BadField(where, "an object", item)
+    return Record(dict(item), fallback)
 
 
-def fact_from_entry(entry: Mapping[str, Any], pack: RulePack) -> Fact | str:
-    """The fact of one bundle entry, or why it cannot be used here."""
-    name = str(entry.get("name", ""))
+def fact_from_entry(entry: Mapping[str, Any], pack: RulePack, where: str = "facts[]") -> Fact | str:
+    """The fact of one bundle entry, or why it cannot be used here (raises _BadField for a malformed entry)."""
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise _BadField(f"{where}.name", "a fact name", name)
     spec = pack.vocabulary.get(name)
     if spec is None:
         return f"fact '{name}' is not in this rule pack's vocabulary (collected with another version?)"
-    provenance = Provenance.from_json(entry["provenance"]) if isinstance(entry.get("provenance"), Mapping) else Provenance("bundle")
+    provenance = _provenance(entry["provenance"], f"{where}.provenance") if "provenance" in entry else Provenance("bundle")
     if "unknown" in entry:
         return Fact(name, Unknown(str(entry["unknown"])), provenance)
     value = entry.get("value")
     if spec.is_collection:
         if not isinstance(value, list):
             return f"fact '{name}' is a collection but the bundle holds {type(value).__name__}"
-        value = [_record(item, provenance) for item in value]
+        value = [_record(item, provenance, f"{where}.value[{index}]") for index, item in enumerate(value)]
     error = pack.vocabulary.check_value(name, value)
     return error if error else Fact(name, value, provenance)
 
 
+def _list(document: Mapping[str, Any], key: str) -> list[Any]:
+    value = document.get(key, [])
+    if not isinstance(value, list):
+        raise _BadField(key, "a list", value)
+    return value
+
+
+def _text(item: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    value = item.get(key, default)
+    if not isinstance(value, str):
+        raise _BadField(f"{where}.{key}", "a string", value)
+    return value
+
+
+def _number(item: Mapping[str, Any], key: str, where: str) -> float:
+    value = item.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise _BadField(f"{where}.{key}", "a number", value)
+    return float(value)
+
+
 def read_bundle(path: Path, pack: RulePack) -> Bundle:
+    """Read a bundle; anything that is not of the documented format is an InputError naming the field."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BUNDLE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read bundle: {exc.strerror or exc}") from None
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_BUNDLE_BYTES >> 20} MiB; not a bundle written by diagnose collect")
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); not a bundle") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply; not a bundle written by diagnose collect") from None
     except ValueError as exc:
         raise InputError(f"{path}: not JSON: {exc}") from None
     check_format(document, str(path))
+    try:
+        return _bundle(document, pack)
+    except _BadField as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _bundle(document: Mapping[str, Any], pack: RulePack) -> Bundle:
     facts: list[Fact] = []
-    findings = [Finding(str(f.get("source", "bundle")), str(f.get("message", "")), str(f.get("severity", "warning")))
-                for f in document.get("findings", []) if isinstance(f, Mapping)]
-    for entry in document.get("facts", []):
-        fact = fact_from_entry(entry, pack) if isinstance(entry, Mapping) else "a fact entry is not a mapping"
+    findings = []
+    for index, item in enumerate(_list(document, "findings")):
+        where = f"findings[{index}]"
+        if not isinstance(item, Mapping):
+            raise _BadField(where, "an object", item)
+        findings.append(Finding(_text(item, "source", where, "bundle"), _text(item, "message", where, ""),
+                                _text(item, "severity", where, "warning")))
+    for index, entry in enumerate(_list(document, "facts")):
+        if not isinstance(entry, Mapping):
+            raise _BadField(f"facts[{index}]", "an object", entry)
+        fact = fact_from_entry(entry, pack, f"facts[{index}]")
         if isinstance(fact, Fact):
             facts.append(fact)
         else:
             findings.append(Finding("bundle", fact, "warning"))
-    reports = [ProbeReport(str(r.get("name")), str(r.get("status")), float(r.get("seconds", 0.0)), str(r.get("detail", "")))
-               for r in document.get("probes", []) if isinstance(r, Mapping)]
+    reports = []
+    for index, item in enumerate(_list(document, "probes")):
+        where = f"probes[{index}]"
+        if not isinstance(item, Mapping):
+            raise _BadField(where, "an object", item)
+        reports.append(ProbeReport(_text(item, "name", where, ""), _text(item, "status", where, ""),
+                                   _number(item, "seconds", where), _text(item, "detail", where, "")))
+    diagnosis = []
+    for index, item in enumerate(_list(document, "diagnosis")):
+        where = f"diagnosis[{index}]"
+        if not isinstance(item, Mapping):
+            raise _BadField(where, "an object", item)
+        diagnosis.append({"cause": _text(item, "cause", where, ""), "certainty": _number(item, "certainty", where),
+                          "rule": _text(item, "rule", where, "")})
     meta = {key: document.get(key) for key in ("created", "tool", "rule_pack", "redaction", "inputs", "log_excerpts")}
-    return Bundle(facts, findings, reports, list(document.get("diagnosis", [])), meta)
+    for key in ("tool", "rule_pack", "redaction", "inputs"):
+        if meta[key] is not None and not isinstance(meta[key], Mapping):
+            raise _BadField(key, "an object", meta[key])
+    if meta["log_excerpts"] is not None and not isinstance(meta["log_excerpts"], list):
+        raise _BadField("log_excerpts", "a list", meta["log_excerpts"])
+    return Bundle(facts, findings, reports, diagnosis, meta)
 
 
 def compare(bundle: Bundle, diagnosis: Diagnosis, pack: RulePack) -> Finding | None:

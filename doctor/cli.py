@@ -6,6 +6,7 @@ Exit codes: 0 nothing found (no cause reaches medium certainty), 1 causes found,
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import traceback
@@ -68,6 +69,34 @@ def _stdin() -> BinaryIO:
     return stream  # type: ignore[no-any-return]
 
 
+def _spool(stream: BinaryIO) -> BinaryIO:
+    """``stream`` copied into a temporary file (deleted when closed), read from its start."""
+    import shutil
+    import tempfile
+
+    from nnunet_doctor.probes.log.reader import MAX_LOG_BYTES
+
+    copy = tempfile.TemporaryFile()
+    shutil.copyfileobj(io.BufferedReader(_Limited(stream, MAX_LOG_BYTES)), copy, 1 << 20)  # type: ignore[arg-type]
+    copy.seek(0)
+    return copy  # type: ignore[return-value]
+
+
+class _Limited(io.RawIOBase):
+    def __init__(self, stream: BinaryIO, limit: int):
+        super().__init__()
+        self._stream, self._left = stream, limit
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(min(len(buffer), self._left)) if self._left > 0 else b""
+        buffer[:len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
 def _check_log_paths(logs: tuple[str, ...]) -> None:
     """Every --log must be readable before anything runs: one line naming the first one that is not."""
     from nnunet_doctor.probes.log.reader import check_readable
@@ -79,14 +108,13 @@ def _check_log_paths(logs: tuple[str, ...]) -> None:
             check_readable(Path(log), log)
 
 
-def _write(text: str, output: Path | None) -> None:
+def _write(text: str, output: Path | None, inputs: tuple[str, ...] = ()) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write report: {exc.strerror or exc}") from None
+    from .output import write_output
+
+    write_output(text, output, inputs)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,7 +193,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
             from .redaction import check_text
 
             check_text(text, redactor)
-        _write(text, output)
+        _write(text, output, logs + tuple(str(p) for p in (results, bundle) if p is not None))
         if output is not None:
             click.echo(f"wrote the {fmt} report to {output}", err=True)
     except DoctorError as exc:
@@ -212,20 +240,48 @@ def rules_list(rule_dirs: tuple[Path, ...]) -> None:
 
 @rules.command("check")
 @_rules_option
-def rules_check(rule_dirs: tuple[Path, ...]) -> None:
-    """Validate every rule file; print every problem as file:line:col."""
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+              help="Exit 1 when a validator reports an issue of this severity or worse.")
+@click.option("--skip", "skipped", multiple=True, metavar="VALIDATOR", help="Switch a validator off (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_check(rule_dirs: tuple[Path, ...], fail_on: str, skipped: tuple[str, ...], fmt: str) -> None:
+    """Validate every rule file (errors as file:line:col), then lint the pack: every validator's issues with
+    their severity (`--skip NAME` switches one off; `diagnose rules check --format json` lists them all)."""
+    from nnunet_doctor.engine.errors import Location
+    from nnunet_doctor.engine.validators import ISSUE_SEVERITIES, VALIDATORS, validate
+
     pack = _pack(rule_dirs)
-    click.echo(f"ok: {len(pack.rules)} rules, {len(pack.signatures)} signatures, {len(pack.vocabulary.specs)} facts, "
+    try:
+        issues = validate(pack, skip=skipped)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--skip") from None
+    worst = ISSUE_SEVERITIES[: ISSUE_SEVERITIES.index(fail_on) + 1]
+    failing = [issue for issue in issues if issue.severity in worst]
+    counts = {severity: sum(1 for i in issues if i.severity == severity) for severity in ISSUE_SEVERITIES}
+    summary = (f"{len(pack.rules)} rules, {len(pack.signatures)} signatures, {len(pack.vocabulary.specs)} facts, "
                f"{len(pack.catalog.causes)} causes (rule pack {pack.version})")
+    if fmt == "json":
+        click.echo(json.dumps({"ok": not failing, "summary": summary, "counts": counts,
+                               "validators": {name: {"severity": cls.severity, "description": cls.description}
+                                              for name, cls in sorted(VALIDATORS.items()) if name not in skipped},
+                               "issues": [issue.as_dict() for issue in issues]}, indent=2))
+    else:
+        click.echo(("ok: " if not failing else f"{len(failing)} issues at or above {fail_on}: ") + summary + "; "
+                   + ", ".join(f"{severity} {count}" for severity, count in counts.items()))
+        for issue in sorted(issues, key=lambda i: (ISSUE_SEVERITIES.index(i.severity), i.location or Location("", 0, 0))):
+            click.echo(issue.format())
+    if failing:
+        raise click.exceptions.Exit(EXIT_FOUND)
 
 
 @rules.command("test")
 @_rules_option
 @click.argument("rule_ids", nargs=-1)
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
-def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: bool, fmt: str) -> None:
     """Run the tests every rule carries, and the healthy corpus (successful runs where no cause may reach
-    medium certainty); print true/false positives/negatives per rule."""
+    medium certainty). Failures come first; then true/false positives/negatives per rule and known misses (todo)."""
     from .testing import check_healthy_corpus, run_rule_tests
 
     pack = _pack(rule_dirs)
@@ -235,29 +291,45 @@ def rules_test(rule_dirs: tuple[Path, ...], rule_ids: tuple[str, ...], verbose: 
         counts = per_rule.setdefault(outcome.rule.id, {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
         counts[outcome.kind] += 1
     failures = [o for o in outcomes if not o.passed]
-    click.echo(f"{'rule':<48} {'TP':>3} {'FP':>3} {'FN':>3} {'TN':>3}")
+    todo = [o for o in outcomes if o.state == "todo"]
+    untested = [rule.id for rule in pack.rules if not rule.tests and (not rule_ids or rule.id in rule_ids)]
+    healthy = check_healthy_corpus(pack) if not rule_ids else []
+    alarms = [result for result in healthy if result.alarms]
+    if fmt == "json":
+        click.echo(json.dumps({
+            "ok": not (failures or untested or alarms), "passed": len(outcomes) - len(failures), "total": len(outcomes),
+            "failures": [o.as_dict() for o in failures], "todo": [o.as_dict() for o in todo],
+            "rules": per_rule, "untested": untested,
+            "healthy": [{"path": str(r.path), "alarms": [list(a) for a in r.alarms]} for r in healthy]}, indent=2))
+        if failures or untested or alarms:
+            raise click.exceptions.Exit(EXIT_FOUND)
+        return
+    for outcome in failures:
+        where = f"{outcome.test.location}" if outcome.test.location else outcome.rule.id
+        explained = outcome.explain()
+        first = explained[0] if explained else ""
+        joint = " " if first.startswith(("should fire", "fired but")) else ": "
+        click.echo(f"{where}: {outcome.rule.id}: test '{outcome.test.name}'{joint}{first}".rstrip())
+        for line in explained[1:]:
+            click.echo("    " + line.replace("\n", "\n    "))
+    for alarm in alarms:
+        found = ", ".join(f"{cause} {certainty:.2f} (rule {rule})" for cause, certainty, rule in alarm.alarms)
+        click.echo(f"{alarm.path}: false alarm on a successful run: {found}")
+    if failures or verbose:
+        click.echo(f"{'rule':<48} {'TP':>3} {'FP':>3} {'FN':>3} {'TN':>3}")
     for rule_id, counts in sorted(per_rule.items()):
         bad = counts["fp"] or counts["fn"]
         if verbose or bad:
             click.echo(f"{rule_id:<48} {counts['tp']:>3} {counts['fp']:>3} {counts['fn']:>3} {counts['tn']:>3}"
-                       + ("  FAILED" if bad else ""))
-    for outcome in failures:
-        where = f"{outcome.test.location}" if outcome.test.location else outcome.rule.id
-        what = {"fn": "should fire but did not", "fp": "fired but should stay quiet"}.get(outcome.kind, "")
-        click.echo(f"{where}: {outcome.rule.id}: test '{outcome.test.name}' {what}".rstrip())
-        for finding in outcome.findings:
-            click.echo(f"    {finding}")
-    untested = [rule.id for rule in pack.rules if not rule.tests and (not rule_ids or rule.id in rule_ids)]
+                       + ("  FAILED" if any(o.rule.id == rule_id for o in failures) else "  todo" if bad else ""))
+    for outcome in todo:
+        click.echo(f"{outcome.test.location or outcome.rule.id}: {outcome.rule.id}: test '{outcome.test.name}' is a "
+                   f"known miss (todo: {outcome.test.todo})")
     total = len(outcomes)
     click.echo(f"{total - len(failures)}/{total} rule tests passed over {len(per_rule)} rules"
+               + (f" ({len(todo)} known misses)" if todo else "")
                + (f"; {len(untested)} rules without tests: {', '.join(untested)}" if untested else ""))
-    alarms = []
     if not rule_ids:
-        healthy = check_healthy_corpus(pack)
-        alarms = [result for result in healthy if result.alarms]
-        for alarm in alarms:
-            found = ", ".join(f"{cause} {certainty:.2f} (rule {rule})" for cause, certainty, rule in alarm.alarms)
-            click.echo(f"{alarm.path}: false alarm on a successful run: {found}")
         click.echo(f"healthy corpus: {len(healthy) - len(alarms)}/{len(healthy)} successful runs without a cause "
                    "at or above medium certainty")
     if failures or untested or alarms:
@@ -273,6 +345,19 @@ def rules_docs(rule_dirs: tuple[Path, ...], output: Path | None) -> None:
 
     try:
         _write(render_rule_docs(_pack(rule_dirs)), output)
+    except DoctorError as exc:
+        raise _fail(exc) from None
+
+
+@rules.command("facts")
+@_rules_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (docs/facts.md).")
+def rules_facts(rule_dirs: tuple[Path, ...], output: Path | None) -> None:
+    """Generate the facts reference (Markdown): every fact a rule can name, its type, unit, probe and readers."""
+    from .rule_docs import render_fact_docs
+
+    try:
+        _write(render_fact_docs(_pack(rule_dirs)), output)
     except DoctorError as exc:
         raise _fail(exc) from None
 
@@ -302,20 +387,21 @@ def collect(output: Path, logs: tuple[str, ...], dataset: str | None, results: P
 
     try:
         _check_log_paths(logs)
-        # the bundle quotes log lines after the probes read them: standard input is kept whole here
-        texts = {"<stdin>": _stdin().read().decode("utf-8", errors="replace")} if "-" in logs else {}
-        request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
-                                   results=results, rule_dirs=list(rule_dirs))
+        # the bundle quotes log lines after the probes read them: standard input is spooled to a temporary file
+        # (bounded memory), which is read again for the excerpts
+        spooled = _spool(_stdin()) if "-" in logs else None
+        request = DiagnosisRequest(logs=list(logs), stdin=spooled, dataset=dataset, results=results,
+                                   rule_dirs=list(rule_dirs))
         pack = load_pack(list(rule_dirs))
         gathered = gather_facts(request, pack)
         probe_facts = list(gathered.facts)
         diagnosis = diagnose(pack, gathered.facts, list(gathered.findings))
-        inputs = {"logs": list(request.logs) + list(texts), "dataset": dataset,
+        inputs = {"logs": ["<stdin>" if log == "-" else log for log in logs], "dataset": dataset,
                   "results": str(results) if results else None}
         redactor = None if no_redact else this_machine(terms=terms)
         document = build_bundle(probe_facts, gathered.findings, gathered.reports, diagnosis, pack, inputs,
                                 log_sources(request), redactor)
-        write_bundle(document, output)
+        write_bundle(document, output, logs + tuple(str(p) for p in (results,) if p is not None))
     except DoctorError as exc:
         raise _fail(exc) from None
     lines = sum(len(excerpt["lines"]) for excerpt in document["log_excerpts"])
@@ -333,3 +419,83 @@ def rules_schema() -> None:
     from importlib import resources
 
     click.echo(resources.files("nnunet_doctor.engine").joinpath("rules.schema.json").read_text(encoding="utf-8"))
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--from", "listing", type=click.File("r"), metavar="FILE",
+              help="Read input paths from FILE, one a line ('-': standard input).")
+@_rules_option
+@click.option("--top", type=click.IntRange(min=1), help="Keep at most N causes per report.")
+@click.option("--output", "-o", type=click.File("w"), default="-", help="Write the JSON lines to FILE.")
+def batch(inputs: tuple[Path, ...], listing: Any, rule_dirs: tuple[Path, ...], top: int | None, output: Any) -> None:
+    """Diagnose many logs or bundles in one process: one JSON line per input (its report, or its error).
+
+    An input is a log (.gz/.bz2/.xz too), a fold or results folder, or a bundle from `diagnose collect`; any
+    other folder stands for the inputs in it. Exit code 0 when every input was diagnosed, 2 when some could not
+    be read (their lines say why).
+
+    \b
+    Examples:
+      diagnose batch tickets/ > reports.jsonl
+      find export -name '*.log' | diagnose batch --from -
+    """
+    from .batch import run_batch
+
+    paths = list(inputs) + ([Path(line.strip()) for line in listing if line.strip()] if listing else [])
+    if not paths:
+        raise _Failure("batch: no input (name files or folders, or --from FILE)", EXIT_USAGE)
+    tally = run_batch(paths, _pack(rule_dirs), output, top)
+    click.echo(f"diagnose batch: {tally.diagnosed} diagnosed, {tally.failed} not readable, "
+               f"in {tally.seconds:.1f} s", err=True)
+    if tally.failed:
+        raise click.exceptions.Exit(EXIT_USAGE)
+
+
+def _default_desk_db() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "nnunet-doctor" / "desk.sqlite"
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8650, show_default=True)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The history database (SQLite; created on first start). [default: "
+                   "$XDG_DATA_HOME/nnunet-doctor/desk.sqlite]")
+@_rules_option
+@click.option("--token", envvar="NNUNET_DOCTOR_TOKEN", metavar="TEXT",
+              help="Require this token on the pages and the API (also $NNUNET_DOCTOR_TOKEN).")
+@click.option("--store-raw", is_flag=True, help="Keep inputs as given instead of redacted.")
+@click.option("--retention-days", type=click.IntRange(min=0), default=90, show_default=True,
+              help="Delete diagnoses older than this (0: keep everything).")
+@click.option("--max-request-mb", type=click.IntRange(min=1), default=50, show_default=True, help="Largest request.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True,
+              help="Seconds one diagnosis may take.")
+@click.option("--workers", type=click.IntRange(min=1), default=min(4, os.cpu_count() or 1), show_default=True,
+              help="Diagnoses running at the same time (one process each).")
+def serve(host: str, port: int, db: Path | None, rule_dirs: tuple[Path, ...], token: str | None, store_raw: bool,
+          retention_days: int, max_request_mb: int, timeout: float, workers: int) -> None:
+    """The support desk: a web page to paste a log into, the history of diagnoses, and a JSON API.
+
+    Needs the `serve` extra (pip install "nnunet-doctor[serve]"). Open http://127.0.0.1:8650/ .
+    """
+    try:
+        from .serve.app import DeskConfig, exposure_warning, serve as run_server
+    except ImportError as exc:
+        raise _Failure(f"serve: {exc.name} is not installed; pip install \"nnunet-doctor[serve]\"", EXIT_USAGE) from None
+    pack = _pack(rule_dirs)  # invalid site rules stop here, reported as file:line:col
+    db = db or _default_desk_db()
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _Failure(f"{db.parent}: cannot create the history folder: {exc.strerror or exc}", EXIT_USAGE) from None
+    warning = exposure_warning(host, token)
+    if warning:
+        click.echo(f"diagnose serve: {warning}", err=True)
+    config = DeskConfig(db=db, rule_dirs=list(rule_dirs), token=token or None, store_raw=store_raw,
+                        retention_days=retention_days, max_request_bytes=max_request_mb << 20, timeout=timeout,
+                        workers=workers, causes={cause: entry.description for cause, entry in pack.catalog.causes.items()})
+    click.echo(f"nnunet-doctor desk: http://{'[' + host + ']' if ':' in host else host}:{port}/  history {db}, "
+               f"rule pack {pack.version}", err=True)
+    run_server(config, host, port)

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from nnunet_doctor import __version__
-from nnunet_doctor.engine.certainty import certainty_band
+from nnunet_doctor.engine.certainty import MEDIUM, certainty_band
 from nnunet_doctor.engine.chaining import Firing
 from nnunet_doctor.engine.diagnosis import Evidence, RankedCause, UnknownThatMattered, record_text
 from nnunet_doctor.engine.evaluation import UNKNOWN
@@ -32,7 +32,7 @@ FORMATS = ("terminal", "markdown", "html", "json")
 MARKS = {"high": "✗", "medium": "!", "low": "·"}
 STYLES = {"high": "red", "medium": "yellow", "low": "dim"}
 #: a diagnosis "found something" (exit code 1) when a cause reaches this certainty
-FOUND_THRESHOLD = 0.4
+FOUND_THRESHOLD = MEDIUM  # the one definition lives in engine/certainty.py
 
 
 def jsonable(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""docs/rules.md, generated from the rule pack: every rule with its cause, signatures, fix and tests."""
+"""docs/rules.md and docs/facts.md, generated from the rule pack: every rule with its cause, signatures, fix and
+tests; every fact of the vocabulary with its type, unit, probe and the rules that read it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,3 +51,30 @@ def render_rule_docs(pack: RulePack) -> str:
     view = {"rules": rules, "signatures": list(pack.signatures.signatures), "causes": causes, "phases": phases,
             "version": pack.version}
     return template_environment(False).get_template("rules.md.j2").render(pack=view)
+
+
+def render_fact_docs(pack: RulePack) -> str:
+    readers: dict[str, int] = {}
+    for rule in pack.rules:
+        for name in rule.facts_read:
+            readers[name] = readers.get(name, 0) + 1
+    specs = sorted((spec for spec in pack.vocabulary.specs.values() if not spec.name.startswith("match.")),
+                   key=lambda spec: spec.name)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for spec in specs:
+        groups.setdefault(spec.name.split(".", 1)[0], []).append({
+            "name": spec.name, "type": spec.type, "unit": spec.unit or "", "probe": spec.probe,
+            "personal": spec.personal or any(f.personal for f in spec.fields.values()),
+            "readers": readers.get(spec.name, 0), "description": " ".join(spec.description.split()),
+            "settled_by": " ".join(spec.settled_by.split()),
+            "fields": ", ".join(f"`{f.name}` ({f.type}{', ' + f.unit if f.unit else ''}"
+                                f"{', personal' if f.personal else ''})" for f in spec.fields.values())})
+    view: dict[str, Any] = {"count": len(specs), "groups": []}
+    for name, facts in groups.items():
+        settled = {fact["settled_by"] for fact in facts}
+        shared = settled.pop() if len(settled) == 1 else ""
+        view["groups"].append({"name": name, "settled_by": shared,
+                               "facts": [{**fact, "settled_by": "" if shared else fact["settled_by"]} for fact in facts]})
+    environment = template_environment(False)
+    environment.filters["cell"] = lambda text: str(text).replace("|", "\\|")
+    return environment.get_template("facts.md.j2").render(facts=view)

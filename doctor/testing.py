@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from nnunet_doctor.engine.diagnosis import Diagnosis
+from nnunet_doctor.engine.diagnosis import Diagnosis, firing_evidence
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.rules import Rule, RuleTest
 
@@ -51,14 +51,30 @@ def assert_quiet(rule_id: str, log: str = "", facts: Mapping[str, Any] | None = 
 
 @dataclass(frozen=True)
 class RuleTestOutcome:
+    """What one rule test gave: whether the rule fired, and what else went wrong (evidence, fix, findings)."""
+
     rule: Rule
     test: RuleTest
     fired: bool
     findings: tuple[str, ...] = ()
+    #: expected evidence lines or fix text that did not show
+    mismatches: tuple[str, ...] = ()
+
+    @property
+    def met(self) -> bool:
+        """The test's expectation holds (before its ``todo`` state is taken into account)."""
+        return self.fired == (self.test.expect == "fire") and not self.findings and not self.mismatches
+
+    @property
+    def state(self) -> str:
+        """passed / failed, or for a known miss: todo (still missing) / fixed (passes now: remove its todo)."""
+        if self.test.todo:
+            return "fixed" if self.met else "todo"
+        return "passed" if self.met else "failed"
 
     @property
     def passed(self) -> bool:
-        return self.fired == (self.test.expect == "fire") and not self.findings
+        return self.state in ("passed", "todo")
 
     @property
     def kind(self) -> str:
@@ -66,6 +82,44 @@ class RuleTestOutcome:
         if self.test.expect == "fire":
             return "tp" if self.fired else "fn"
         return "fp" if self.fired else "tn"
+
+    def explain(self) -> list[str]:
+        """Why the test did not pass, one line each."""
+        lines = []
+        if self.fired != (self.test.expect == "fire"):
+            lines.append("should fire but did not" if self.test.expect == "fire" else "fired but should stay quiet")
+        lines += list(self.mismatches) + list(self.findings)
+        if self.state == "fixed":
+            lines.append(f"passes now: remove its 'todo: {self.test.todo}'")
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        where = self.test.location
+        return {"rule": self.rule.id, "test": self.test.name, "state": self.state, "kind": self.kind,
+                "file": where.path if where else None, "line": where.line if where else None,
+                "problems": self.explain(), "todo": self.test.todo}
+
+
+def _mismatches(rule: Rule, test: RuleTest, diagnosis: Diagnosis) -> tuple[str, ...]:
+    firings = [firing for firing in diagnosis.chain.firings if firing.rule.id == rule.id]
+    if not firings:
+        return ()
+    out: list[str] = []
+    lines: dict[int, str] = {}
+    for firing in firings:
+        for item in firing_evidence(firing):
+            if item.kind == "log" and item.provenance.lines:
+                first, last = item.provenance.lines
+                lines.update({number: item.text for number in range(first, last + 1)})
+    log_lines = (test.log or "").splitlines()
+    for expected in test.evidence:
+        if isinstance(expected, int) and expected not in lines:
+            out.append(f"log line {expected} is not in the evidence (evidence lines: {sorted(lines) or 'none'})")
+        elif isinstance(expected, str) and not any(expected in log_lines[n - 1] for n in lines if 0 < n <= len(log_lines)):
+            out.append(f"no evidence line contains {expected!r}")
+    fixes = "\n".join(firing.fix for firing in firings)
+    out += [f"the fix does not contain {text!r}; it reads:\n{fixes}" for text in test.fix_contains if text not in fixes]
+    return tuple(out)
 
 
 def run_rule_tests(pack: RulePack, rule_ids: Iterable[str] | None = None) -> list[RuleTestOutcome]:
@@ -77,7 +131,8 @@ def run_rule_tests(pack: RulePack, rule_ids: Iterable[str] | None = None) -> lis
         for test in rule.tests:
             diagnosis = diagnose_text(test.log or "", test.facts, pack=pack)
             problems = tuple(f.message for f in diagnosis.findings if f.source in (f"rule {rule.id}", "input"))
-            outcomes.append(RuleTestOutcome(rule, test, rule.id in fired_rules(diagnosis), problems))
+            outcomes.append(RuleTestOutcome(rule, test, rule.id in fired_rules(diagnosis), problems,
+                                            _mismatches(rule, test, diagnosis)))
     return outcomes
 
 

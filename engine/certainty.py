@@ -65,10 +65,16 @@ class MaxAlgebra:
 ALGEBRAS: dict[str, CertaintyAlgebra] = {"mycin": MycinAlgebra(), "max": MaxAlgebra()}
 
 
+#: the lower bounds of the certainty bands; a cause at MEDIUM or above counts as found (the exit code, the
+#: healthy-corpus check and the check-up all use these)
+HIGH = 0.7
+MEDIUM = 0.4
+
+
 def certainty_band(value: float) -> str:
     """Words for a certainty: the report and the healthy-corpus check use the same bands."""
-    if value >= 0.7:
+    if value >= HIGH:
         return "high"
-    if value >= 0.4:
+    if value >= MEDIUM:
         return "medium"
     return "low"

@@ -17,6 +17,7 @@ evaluates Python: there is no attribute access beyond declared fact fields.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Mapping
@@ -45,7 +46,7 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
-def parse_tree(text: str) -> Tree:
+def parse_tree(text: str) -> Tree[Token]:
     return _parser().parse(text)
 
 
@@ -82,7 +83,7 @@ class _Compiler:
         self.problems: list[ConditionProblem] = []
         self.facts_read: set[str] = set()
 
-    def span(self, tree: Tree | Token) -> tuple[int, int]:
+    def span(self, tree: Tree[Token] | Token) -> tuple[int, int]:
         if isinstance(tree, Token):
             return (tree.start_pos or 0, tree.end_pos or 0)
         meta = tree.meta
@@ -90,11 +91,11 @@ class _Compiler:
             return (0, len(self.text))
         return (meta.start_pos, meta.end_pos)
 
-    def problem(self, where: Tree | Token | tuple[int, int], message: str) -> None:
+    def problem(self, where: Tree[Token] | Token | tuple[int, int], message: str) -> None:
         offset = where[0] if isinstance(where, tuple) else self.span(where)[0]
         self.problems.append(ConditionProblem(offset, message))
 
-    def compile(self, tree: Tree | Token, scope: Mapping[str, FactSpec]) -> Node:
+    def compile(self, tree: Tree[Token] | Token, scope: Mapping[str, FactSpec]) -> Node:
         if isinstance(tree, Token):  # pragma: no cover - the grammar wraps every token
             self.problem(tree, f"unexpected {tree.value!r}")
             return Literal(self.span(tree), None)
@@ -139,10 +140,10 @@ class _Compiler:
         if kind == "neg":
             return Neg(span, self.compile(children[0], scope))
         if kind in ("exists", "unknown"):
-            return Exists(span, self.ref(children[0], scope), negate=kind == "unknown")
+            return Exists(span, self.ref(_subtree(children[0]), scope), negate=kind == "unknown")
         if kind in ("quantifier", "aggregate"):
             var = str(children[1]).split()[0]
-            collection = self.collection(children[2], scope)
+            collection = self.collection(_subtree(children[2]), scope)
             inner = dict(scope)
             if collection is not None:
                 inner[var] = collection.spec
@@ -174,7 +175,7 @@ class _Compiler:
         quote = text[0]
         return text[1:-1].replace("\\" + quote, quote)
 
-    def collection(self, tree: Tree, scope: Mapping[str, FactSpec]) -> FactRef | None:
+    def collection(self, tree: Tree[Token], scope: Mapping[str, FactSpec]) -> FactRef | None:
         node = self.ref(tree, scope)
         if isinstance(node, FactRef) and node.spec.is_collection and node.index is None and node.field is None:
             return node
@@ -182,7 +183,7 @@ class _Compiler:
             self.problem(tree, f"'{self.text[node.span[0]:node.span[1]]}' is not a collection")
         return None
 
-    def ref(self, tree: Tree, scope: Mapping[str, FactSpec]) -> Node:
+    def ref(self, tree: Tree[Token], scope: Mapping[str, FactSpec]) -> Node:
         span = self.span(tree)
         tokens = [child for child in tree.children if isinstance(child, Token)]
         parts: list[str | int] = [int(c) if c.type == "INT" else str(c) for c in tokens]
@@ -207,6 +208,10 @@ class _Compiler:
                 break
             names.append(part)
         resolved = self.vocabulary.resolve_prefix(names)
+        if resolved is None and head in _binders(self.text):
+            self.problem(tree, f"'{head}' is bound only inside its quantifier's body, which ends at the first 'and' or "
+                               f"'or' outside parentheses: write any {head} in C: (... and ...)")
+            return Literal(span, None)
         if resolved is None:
             dotted = ".".join(names)
             hint = self.vocabulary.suggest(dotted)
@@ -241,9 +246,19 @@ class _Compiler:
         return FactRef(span, spec.name, spec, index, field_name)
 
 
-def _token(child: Tree | Token) -> Token:
+def _subtree(child: Tree[Token] | Token) -> Tree[Token]:
+    assert isinstance(child, Tree), child  # the grammar puts a rule here, never a token
+    return child
+
+
+def _token(child: Tree[Token] | Token) -> Token:
     assert isinstance(child, Token)
     return child
+
+
+def _binders(text: str) -> set[str]:
+    """The variables quantifiers and aggregates of a condition bind (``g`` in ``any g in gpu: ...``)."""
+    return set(re.findall(r"\b(?:any|all|count|sum|min|max|avg)\s*\(?\s*([A-Za-z_]\w*)\s+in\b", text))
 
 
 def compile_condition(text: str, vocabulary: Vocabulary,

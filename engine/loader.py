@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from . import fix_templates
 from .causes import CauseCatalog
@@ -23,7 +23,8 @@ from .condition_parser import compile_condition
 from .conditions import Condition, FactRef, Literal
 from .errors import Location, RuleLoadError, RuleProblem
 from .patterns import PatternError, compile_guarded
-from .rules import PHASES, SEVERITIES, STATUSES, VERSIONED_PACKAGES, DerivedFact, Rule, RuleTest
+from .rules import (DEFAULT_STATUS, DERIVED_SEVERITY, PHASES, SEVERITIES, STATUSES, VERSIONED_PACKAGES, DerivedFact,
+                    Rule, RuleTest)
 from .signatures import FuzzySpec, Signature, SignatureSet
 from .versions import VersionError, VersionRange
 from .vocabulary import FIELD_TYPES, FactSpec, FieldSpec, Vocabulary, load_vocabulary_file, unknown_keys
@@ -32,12 +33,14 @@ from .yaml_source import LocatedList, LocatedMap, SourceText, load_located, map_
 CATALOG_FILE = "causes.yaml"
 VOCABULARY_SUFFIX = ".facts.yaml"
 
-_FILE_KEYS = {"rules", "signatures", "causes", "disable", "description", "not_diagnosable"}
-_RULE_KEYS = {"id", "title", "cause", "phase", "severity", "certainty", "status", "when", "for", "fix",
+_FILE_KEYS = {"rules", "signatures", "causes", "disable", "description", "not_diagnosable", "defaults"}
+_RULE_KEYS = {"id", "title", "cause", "phase", "severity", "certainty", "status", "when", "where", "for", "fix",
               "references", "applies_to", "then", "tests", "signatures", "description", "overrides"}
-_REQUIRED_RULE_KEYS = ("id", "title", "phase", "severity", "certainty", "status", "when")
+_REQUIRED_RULE_KEYS = ("id", "title", "when")
+#: keys a file's ``defaults:`` may give every rule of the file (a rule's own value wins)
+_DEFAULT_KEYS = {"cause", "phase", "severity", "certainty", "status", "applies_to", "references"}
 _SIGNATURE_KEYS = {"anchors", "regex", "fuzzy", "window", "ignore_case", "fields", "description"}
-_TEST_KEYS = {"name", "log", "facts", "expect"}
+_TEST_KEYS = {"name", "log", "facts", "expect", "evidence", "fix_contains", "todo"}
 _RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _SIGNATURE_ID = re.compile(r"^[a-z0-9_]+$")
 _FOR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\s*$")
@@ -173,25 +176,72 @@ class _Loader:
 
     # -- rules -----------------------------------------------------------------------------------------
     def condition(self, text: Any, source: SourceText, mapping: LocatedMap, key: str, what: str,
-                  scope: Mapping[str, FactSpec] | None = None) -> Condition | None:
+                  scope: Mapping[str, FactSpec] | None = None, parts: Mapping[str, str] | None = None) -> Condition | None:
         if isinstance(text, bool) or isinstance(text, (int, float)):
             text = str(text).lower() if isinstance(text, bool) else str(text)
         if not isinstance(text, str) or not text.strip():
             self.problems.append(source.problem(mapping.value_location(key), f"{what} must be a non-empty condition string"))
             return None
-        condition, problems = compile_condition(text, self.vocabulary, scope)
+        expanded, original_offset = expand_parts(text, parts or {})
+        condition, problems = compile_condition(expanded, self.vocabulary, scope)
         span = mapping.spans.get(key)
         for problem in problems:
-            location = map_offset_into_scalar(source, span, text, problem.offset) if span else mapping.value_location(key)
+            offset = original_offset(problem.offset)
+            location = map_offset_into_scalar(source, span, text, offset) if span else mapping.value_location(key)
             self.problems.append(source.problem(location, f"{what}: {problem.message}"))
         return condition
 
-    def rule(self, decl: Any, source: SourceText, location: Location, origin: str) -> Rule | None:
-        if not isinstance(decl, LocatedMap):
+    def parts(self, decl: LocatedMap, source: SourceText, scope: Mapping[str, FactSpec]) -> dict[str, str]:
+        """A rule's ``where:`` block: named sub-conditions its ``when`` (and ``then``) use by name."""
+        raw = decl.get("where")
+        if raw is None:
+            return {}
+        if not isinstance(raw, LocatedMap):
+            self.problems.append(source.problem(decl.value_location("where"), "'where' must map names to conditions"))
+            return {}
+        parts: dict[str, str] = {}
+        heads = {name.split(".", 1)[0] for name in self.vocabulary.specs}
+        # a part may use the variables the quantifiers of 'when' bind (``b.line != a.line``)
+        scope = dict(scope)
+        for variable, collection in _QUANTIFIED.findall(str(decl.get("when", ""))):
+            spec = self.vocabulary.specs.get(collection)
+            if spec is not None and spec.is_collection:
+                scope.setdefault(variable, spec)
+        for name, text in raw.items():
+            if not _PART_NAME.match(name) or name in _KEYWORDS or name in heads or name in scope:
+                self.problems.append(source.problem(raw.key_location(name), f"'{name}' cannot name a sub-condition: use "
+                                                    "lowercase letters, digits and _, and no keyword or fact namespace"))
+                continue
+            compiled = self.condition(text, source, raw, name, f"'where: {name}'", scope, parts)
+            parts[name] = compiled.text if compiled is not None else "true"  # a broken part: reported once, above
+        return parts
+
+    def defaults(self, data: LocatedMap, source: SourceText) -> LocatedMap:
+        """A file's ``defaults:`` block (what its rules share), checked for its keys."""
+        raw = data.get("defaults")
+        if raw is None:
+            return LocatedMap.empty(data.location)
+        if not isinstance(raw, LocatedMap):
+            self.problems.append(source.problem(data.value_location("defaults"), "'defaults' must map rule keys to values"))
+            return LocatedMap.empty(data.location)
+        self.problems += unknown_keys(source, raw, _DEFAULT_KEYS, "defaults")
+        return raw
+
+    def infer_cause(self, rule_id: str) -> str | None:
+        """The cause a rule id names: its longest dotted prefix that is a cause id (``env.paths_unset.log`` ->
+        ``env.paths_unset``)."""
+        parts = rule_id.split(".")
+        return next((cause for cause in (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+                     if cause in self.catalog), None)
+
+    def rule(self, written: Any, source: SourceText, location: Location, origin: str,
+             defaults: LocatedMap | None = None) -> Rule | None:
+        if not isinstance(written, LocatedMap):
             self.problems.append(source.problem(location, "a rule must be a mapping"))
             return None
         start = len(self.problems)
-        self.problems += unknown_keys(source, decl, _RULE_KEYS, "rule")
+        self.problems += unknown_keys(source, written, _RULE_KEYS, "rule")
+        decl = written.merged_under(defaults) if defaults else written
         for key in _REQUIRED_RULE_KEYS:
             if key not in decl:
                 self.problems.append(source.problem(decl.location, f"rule '{decl.get('id', '?')}' has no '{key}'"))
@@ -201,15 +251,33 @@ class _Loader:
         title = decl.get("title")
         if "title" in decl and (not isinstance(title, str) or not title.strip()):
             self.problems.append(source.problem(decl.value_location("title"), "'title' must be a non-empty string"))
-        cause = decl.get("cause")
+        # the cause: stated, else the id's prefix (a derived-fact rule concludes a cause only when it says so)
+        derives = bool(decl.get("then"))
+        inferred = self.infer_cause(rule_id) if isinstance(rule_id, str) and not derives else None
+        cause = decl.get("cause", inferred)
         if cause is not None and cause not in self.catalog:
             hint = self.vocabulary.suggest(str(cause), self.catalog.ids())
             self.problems.append(source.problem(decl.value_location("cause"), f"unknown cause id '{cause}'" + (f" (did you mean '{hint}'?)" if hint else "")))
-        if cause is None and not decl.get("then"):
-            self.problems.append(source.problem(decl.location, "a rule needs a 'cause' or derived facts in 'then'"))
+        if cause is None and not derives:
+            self.problems.append(source.problem(decl.value_location("id") if "id" in decl else decl.location,
+                                                f"rule '{rule_id}' concludes no cause: its id starts with no cause id "
+                                                "of the catalog; name it <cause id>.<what it sees>, say 'cause:', or "
+                                                "give derived facts in 'then'"))
         for key, allowed in (("phase", PHASES), ("severity", SEVERITIES), ("status", STATUSES)):
             if key in decl and decl[key] not in allowed:
-                self.problems.append(source.problem(decl.value_location(key), f"'{key}' must be one of {', '.join(allowed)}"))
+                hint = self.vocabulary.suggest(str(decl[key]), list(allowed))
+                self.problems.append(source.problem(decl.value_location(key), f"'{key}' must be one of {', '.join(allowed)}"
+                                                    + (f" (did you mean '{hint}'?)" if hint else "")))
+        # the phase of a cause is the catalog's; a rule that derives facts only says its own
+        catalog_cause = self.catalog.get(str(cause)) if cause is not None else None
+        phase = catalog_cause.phase if catalog_cause is not None else decl.get("phase")
+        if phase is None and cause is None and derives:
+            self.problems.append(source.problem(decl.location, f"rule '{rule_id}' has no 'phase' (a rule that concludes "
+                                                "no cause must say in which phase its facts matter)"))
+        if cause is not None:
+            for key in ("severity", "certainty"):
+                if key not in decl:
+                    self.problems.append(source.problem(decl.location, f"rule '{rule_id}' has no '{key}'"))
         certainty = decl.get("certainty")
         if "certainty" in decl and (isinstance(certainty, bool) or not isinstance(certainty, (int, float)) or not -1 <= certainty <= 1):
             self.problems.append(source.problem(decl.value_location("certainty"), "'certainty' must be a number from -1 to 1"))
@@ -245,7 +313,8 @@ class _Loader:
                         scope[for_var] = root.spec
                     else:
                         self.problems.append(source.problem(decl.value_location("for"), f"'{match.group(2)}' is not a collection fact"))
-        when = self.condition(decl.get("when"), source, decl, "when", "'when'", scope) if "when" in decl else None
+        parts = self.parts(decl, source, scope)
+        when = self.condition(decl.get("when"), source, decl, "when", "'when'", scope, parts) if "when" in decl else None
         if when is not None and isinstance(when.root, Literal) and not isinstance(when.root.value, bool):
             self.problems.append(source.problem(decl.value_location("when"), f"'when' is the constant {when.root.value!r}, "
                                                 "which is always true or false (quotes inside a 'when: |' block?)"))
@@ -261,7 +330,7 @@ class _Loader:
                     hint = self.vocabulary.suggest(name)
                     self.problems.append(source.problem(raw_then.key_location(name), f"derived fact '{name}' is not in the vocabulary" + (f" (did you mean '{hint}'?)" if hint else "")))
                     continue
-                compiled = self.condition(expression, source, raw_then, name, f"'then: {name}'")
+                compiled = self.condition(expression, source, raw_then, name, f"'then: {name}'", parts=parts)
                 if compiled is not None:
                     then.append(DerivedFact(name, compiled))
         fix = decl.get("fix", "")
@@ -292,12 +361,17 @@ class _Loader:
         if len(self.problems) > start or when is None:
             return None
         return Rule(
-            id=str(rule_id), title=str(title).strip(), cause=cause, phase=str(decl["phase"]), severity=str(decl["severity"]),
-            certainty=float(certainty or 0), status=str(decl["status"]), when=when, fix=fix, references=tuple(references),
+            id=str(rule_id), title=str(title).strip(), cause=cause, phase=str(phase),
+            severity=str(decl.get("severity", DERIVED_SEVERITY)), certainty=float(certainty or 0),
+            status=str(decl.get("status", DEFAULT_STATUS)), when=when, fix=fix, references=tuple(references),
             description=str(decl.get("description", "")), for_var=for_var, for_collection=for_collection,
             applies_to=applies_to, then=tuple(then), tests=tests,
             signatures=tuple(str(s) for s in (decl.get("signatures") or {})), origin=origin, location=decl.location,
-            overrides=bool(overrides), fix_names=fix_templates.template_names(fix) if fix else frozenset())
+            overrides=bool(overrides), fix_names=fix_templates.template_names(fix) if fix else frozenset(),
+            declared={key: written.key_location(key) for key in written}, inferred_cause=inferred,
+            stated_phase=str(decl["phase"]) if "phase" in decl else None,
+            where={name: str(text) for name, text in (decl.get("where") or {}).items()},
+            when_written=str(decl.get("when", "")))
 
     def tests(self, decl: LocatedMap, source: SourceText) -> tuple[RuleTest, ...]:
         raw = decl.get("tests", [])
@@ -332,9 +406,86 @@ class _Loader:
                     self.problems.append(source.problem(where, f"rule test: {error}"))
             if log is None and not facts:
                 self.problems.append(source.problem(location, "a rule test needs a 'log' and/or 'facts'"))
+            evidence = _listed(item.get("evidence", []))
+            if not all(isinstance(e, (int, str)) and not isinstance(e, bool) for e in evidence):
+                self.problems.append(source.problem(item.value_location("evidence"), "'evidence' must list log line numbers "
+                                                    "(1 is the first line of 'log') or text of those lines"))
+                evidence = []
+            lines = (log or "").splitlines()
+            for line in (e for e in evidence if isinstance(e, int)):
+                if not 1 <= line <= len(lines):
+                    self.problems.append(source.problem(item.value_location("evidence"), f"'evidence': the test's log "
+                                                        f"has no line {line} (it has {len(lines)})"))
+            fix_contains = _listed(item.get("fix_contains", []))
+            if not all(isinstance(text, str) and text for text in fix_contains):
+                self.problems.append(source.problem(item.value_location("fix_contains"), "'fix_contains' must be a text "
+                                                    "or a list of texts the rendered fix contains"))
+                fix_contains = []
+            if (evidence or fix_contains) and expect != "fire":
+                self.problems.append(source.problem(location, "'evidence' and 'fix_contains' need 'expect: fire'"))
+            todo = item.get("todo")
+            if todo is not None and (not isinstance(todo, str) or not todo.strip()):
+                self.problems.append(source.problem(item.value_location("todo"), "'todo' says why the rule misses "
+                                                    "this case today (a non-empty text)"))
+                todo = None
             tests.append(RuleTest(str(item.get("name", f"test {index + 1}")), str(expect), log,
-                                  {k: _plain(v) for k, v in facts.items()}, location))
+                                  {k: _plain(v) for k, v in facts.items()}, location, tuple(evidence),
+                                  tuple(str(t) for t in fix_contains), todo))
         return tuple(tests)
+
+
+_PART_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_QUANTIFIED = re.compile(r"\b(?:any|all|count|sum|min|max|avg)\s*\(?\s*([A-Za-z_]\w*)\s+in\s+([A-Za-z_][\w.]*)")
+_KEYWORDS = {"and", "or", "not", "in", "any", "all", "exists", "unknown", "true", "false", "null", "contains",
+             "matches", "count", "sum", "min", "max", "avg"}
+_WORD_OR_STRING = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|(?<![\w.])[A-Za-z_]\w*(?![\w.(\[])""")
+
+
+def expand_parts(text: str, parts: Mapping[str, str]) -> tuple[str, Callable[[int], int]]:
+    """Replace the names of sub-conditions by their parenthesised text; returns the expanded condition and a
+    function mapping an offset in it back to the original text (into a replaced name: the name's start).
+
+    >>> expand_parts("oom and not conf", {"oom": "match.cuda_oom", "conf": "exists env.X"})[0]
+    '(match.cuda_oom) and not (exists env.X)'
+    """
+    if not parts:
+        return text, lambda offset: offset
+    out: list[str] = []
+    segments: list[tuple[int, int, int]] = []  # (expanded start, expanded end, original start) of replacements
+    position = length = 0
+    for match in _WORD_OR_STRING.finditer(text):
+        word = match.group()
+        if word not in parts:
+            continue
+        out.append(text[position:match.start()])
+        length += match.start() - position
+        replacement = f"({parts[word]})"
+        segments.append((length, length + len(replacement), match.start()))
+        out.append(replacement)
+        length += len(replacement)
+        position = match.end()
+    out.append(text[position:])
+
+    def original(offset: int) -> int:
+        shift = 0
+        for start, end, source_start in segments:
+            if offset < start:
+                break
+            if offset < end:
+                return source_start
+            shift = end - (source_start + _name_length(text, source_start))
+        return offset - shift
+
+    return "".join(out), original
+
+
+def _name_length(text: str, start: int) -> int:
+    match = re.match(r"\w+", text[start:])
+    return len(match.group()) if match else 0
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _plain(value: Any) -> Any:
@@ -448,8 +599,9 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
         elif not isinstance(rules, LocatedList):
             loader.problems.append(source.problem(data.value_location("rules"), "'rules' must be a list"))
             rules = LocatedList()
+        defaults = loader.defaults(data, source)
         for index, decl in enumerate(rules):
-            rule = loader.rule(decl, source, rules.item_location(index), origin)
+            rule = loader.rule(decl, source, rules.item_location(index), origin, defaults)
             if rule is None:
                 continue
             if rule.id in seen and not (origin != "builtin" and rule.overrides and rule.id in builtin_rules):

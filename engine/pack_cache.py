@@ -6,8 +6,9 @@ template through Jinja) costs several times the import of the libraries themselv
 ``$XDG_CACHE_HOME/nnunet-doctor``, else ``~/.cache/nnunet-doctor``; never next to rules or data) under a key
 made of the size and modification time of every rule, vocabulary and engine source file, so any edit
 rebuilds it. A pack that
-fails validation is never cached; a cache that cannot be read or written is ignored.
-``NNUNET_DOCTOR_CACHE=off`` disables it.
+fails validation is never cached; a cache that cannot be read or written is ignored. A cache folder or file
+that another user owns, or that group or others may write, is neither read nor written (unpickling runs code:
+whoever can write the cache could run code in the next ``diagnose``). ``NNUNET_DOCTOR_CACHE=off`` disables it.
 """
 from __future__ import annotations
 
@@ -73,11 +74,14 @@ def load_cached_pack(site_dirs: Iterable[str | Path] = (), environ: Mapping[str,
     if folder is None:
         return load(sites)
     path = folder / f"rulepack-{pack_key(sites)}.pickle"
+    if not private(folder):
+        return load(sites)  # another user could have written it: never unpickle it, never write into it
     try:
         with path.open("rb") as handle:
-            cached = pickle.load(handle)
-        if isinstance(cached, RulePack):
-            return cached
+            if private(path, handle.fileno()):
+                cached = pickle.load(handle)
+                if isinstance(cached, RulePack):
+                    return cached
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         pass
     pack = load(sites)
@@ -85,11 +89,28 @@ def load_cached_pack(site_dirs: Iterable[str | Path] = (), environ: Mapping[str,
     return pack
 
 
+def private(path: Path, descriptor: int | None = None) -> bool:
+    """Whether only this user can have written ``path`` (a cache folder or file): owned by this user and not
+    writable by group or others. A folder that does not exist yet is private (it is created with mode 0700).
+    Where there are no user ids (Windows), True."""
+    if not hasattr(os, "geteuid"):
+        return True
+    try:
+        status = os.fstat(descriptor) if descriptor is not None else os.stat(path)
+    except FileNotFoundError:
+        return descriptor is None
+    except OSError:
+        return False
+    return status.st_uid == os.geteuid() and not status.st_mode & 0o022
+
+
 def _store(pack: RulePack, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         for old in path.parent.glob("rulepack-*.pickle"):
             old.unlink(missing_ok=True)
+        if not private(path.parent):
+            return
         with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as handle:
             pickle.dump(pack, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(handle.name, path)

@@ -16,6 +16,9 @@ from .versions import VersionRange
 PHASES = ("environment", "data", "training", "inference")
 SEVERITIES = ("error", "warning", "info")
 STATUSES = ("experimental", "stable", "deprecated")
+DEFAULT_STATUS = "stable"
+#: the severity of a rule that only derives facts (it concludes no cause, so nobody sees it)
+DERIVED_SEVERITY = "info"
 # applies_to keys and the version facts they are checked against
 VERSIONED_PACKAGES: Mapping[str, str] = {"nnunetv2": "nnunet.version", "torch": "torch.version",
                                          "python": "python.version"}
@@ -30,6 +33,12 @@ class RuleTest:
     log: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
     location: Location | None = None
+    #: log lines (1-based numbers, or text they contain) that must be among the firing's evidence
+    evidence: tuple[int | str, ...] = ()
+    #: text the rendered fix must contain
+    fix_contains: tuple[str, ...] = ()
+    #: a known miss, with why: the test is expected to fail until the rule is improved
+    todo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,16 @@ class Rule:
     #: top-level names the fix template uses (``run`` for ``{{ run.dataset_id }}``): derived facts it shows must
     #: be asserted before it renders
     fix_names: frozenset[str] = frozenset()
+    #: the keys written in the rule itself (not given by the file's defaults nor inferred), with their place
+    declared: Mapping[str, Location] = field(default_factory=dict)
+    #: the cause the id names (its longest prefix in the catalog); None for a rule that derives facts
+    inferred_cause: str | None = None
+    #: the phase the rule (or its file's defaults) states; the rule's phase is its cause's phase in the catalog
+    stated_phase: str | None = None
+    #: named sub-conditions (``where:``), as written; ``when.text`` has them expanded
+    where: Mapping[str, str] = field(default_factory=dict)
+    #: the condition as written (with the names of its parts)
+    when_written: str = ""
 
     @property
     def facts_read(self) -> frozenset[str]:

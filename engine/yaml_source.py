@@ -55,6 +55,24 @@ class LocatedMap(dict):  # type: ignore[type-arg]
     def key_location(self, key: str) -> Location:
         return self.key_locations.get(key, self.location)
 
+    @classmethod
+    def empty(cls, location: Location) -> "LocatedMap":
+        out = cls()
+        out.location, out.key_locations, out.spans = location, {}, {}
+        return out
+
+    def merged_under(self, defaults: "LocatedMap") -> "LocatedMap":
+        """This mapping with the keys it lacks taken from ``defaults`` (which keep their own locations)."""
+        out = LocatedMap.empty(self.location)
+        for source in (defaults, self):
+            out.update(source)
+            out.key_locations.update(source.key_locations)
+            out.spans.update(source.spans)
+        for key in defaults.keys() & self.keys():  # a key the rule states wins: so does its span
+            if key not in self.spans:
+                out.spans.pop(key, None)
+        return out
+
     def value_location(self, key: str) -> Location:
         value = self.get(key)
         if isinstance(value, (LocatedMap, LocatedList)):

@@ -34,7 +34,9 @@ from .scanner import Line, Sighting
 MAX_RECORDS = 500
 _UNITS = {"B": 1 / 2 ** 20, "KIB": 1 / 1024, "KB": 1 / 1024, "MIB": 1.0, "MB": 1.0, "GIB": 1024.0, "GB": 1024.0,
           "TIB": 2.0 ** 20, "TB": 2.0 ** 20}
-_SIZE = r"(\d+(?:\.\d+)?) ?([KMGT]i?B|B)\b"
+#: a size; it starts where a number starts (the look-behind keeps a long run of digits from being retried at
+#: every position: linear time on hostile lines)
+_SIZE = r"(?<![\d.])(\d+(?:\.\d+)?) ?([KMGT]i?B|B)\b"
 _OOM_FIELDS = (
     ("tried_mib", rf"Tried to allocate {_SIZE}"),
     ("total_mib", rf"{_SIZE} total capacity|total capacity of {_SIZE}"),
@@ -47,10 +49,11 @@ _OOM_PATTERNS = [(name, re.compile(pattern)) for name, pattern in _OOM_FIELDS]
 _OTHER_PROCESS = re.compile(rf"Process (\d+) has {_SIZE} memory in use")
 _GPU_INDEX = re.compile(r"\(GPU (\d+);|GPU (\d+) has a total capacity")
 
-_PACKAGE = re.compile(r"(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?[/\\](?:site|dist)-packages)[/\\]"
+#: paths start after a delimiter (the leftmost match would anyway): linear time on a long line without one
+_PACKAGE = re.compile(r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?[/\\](?:site|dist)-packages)[/\\]"
                       r"(?P<entry>[A-Za-z_][\w.+-]*)")
 _EGG = re.compile(r"^(?P<name>[A-Za-z_]\w*)-(?P<version>\d+(?:\.\d+)+\w*)(?:-py\d\.\d+)?(?:\.egg|\.dist-info)?$")
-_SOURCE = re.compile(r"(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?)[/\\](?P<package>nnunetv2|nnunet)[/\\]"
+_SOURCE = re.compile(r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?)[/\\](?P<package>nnunetv2|nnunet)[/\\]"
                      r"(?:training|inference|preprocessing|experiment_planning|network_architecture|run|utilities"
                      r"|dataset_conversion|evaluation|postprocessing|imageio|ensembling|model_sharing|paths\.py)\b")
 _PYTHON_IN_PATH = re.compile(r"[/\\][Ll]ib[/\\]python(\d\.\d+)[/\\]|[/\\]Python(\d)(\d+)[/\\]")
@@ -69,7 +72,8 @@ _CONTAINERS = (("docker", "docker"), ("Docker", "docker"), ("--ipc=host", "docke
 _WINDOWS = re.compile(r"(?:^|[\s\"'(=])[A-Za-z]:\\|\[WinError \d+\]|\\Scripts\\|\\AppData\\")
 _MACOS = re.compile(r"/Users/[^/\s]+/|/opt/homebrew/|\bdarwin\b|/Library/Frameworks/Python")
 _LINUX = re.compile(r"(?:^|[\s\"'(])/(?:home|usr|opt|root|mnt|data|scratch|lustre|gpfs|work|media)/")
-_GPU_NAME = re.compile(r"\b(?P<name>(?:NVIDIA|Tesla|Quadro|GeForce|TITAN)\b[\w -]*?[\w-]+?)"
+#: bounded repetitions: a line of nothing but "NVIDIA NVIDIA ..." stays linear (real names are far shorter)
+_GPU_NAME = re.compile(r"\b(?P<name>(?:NVIDIA|Tesla|Quadro|GeForce|TITAN)\b[\w -]{0,60}?[\w-]{1,30}?)"
                        r"(?=\s{2,}|\s+(?:with|which|is|has|On|Off|GPU)\b|[,.(|:)]|$)")
 _CAPABILITY = re.compile(r"(?:CUDA|cuda|compute) capability (?:sm_(\d+)(\d)\b|(\d+\.\d+))")
 _USER_SITE = re.compile(r"[/\\]\.local[/\\]lib[/\\]python|[/\\]AppData[/\\]Roaming[/\\]Python[/\\]")

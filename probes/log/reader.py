@@ -4,9 +4,14 @@ A log named on the command line may be a file, a ``.gz``/``.bz2``/``.xz`` file, 
 such as ``nnUNet_results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0`` (its
 ``training_log_*.txt`` files are read, and ``debug.json`` is noted). Each input is read in blocks of about
 8 MiB that end at a line break, so a multi-GB log never sits in memory whole; line numbers are those of
-the input. UTF-16 logs (PowerShell's ``>``) are transcoded to UTF-8; a UTF-8 byte-order mark is dropped;
-invalid UTF-8 is replaced when a line is decoded. A line longer than 8 MiB is cut (a tqdm bar redrawn with
-``\\r`` keeps its last state).
+the input. UTF-16 and UTF-32 logs (PowerShell's ``>``) are transcoded to UTF-8; a UTF-8 byte-order mark is
+dropped; invalid UTF-8 is replaced when a line is decoded. A line longer than 8 MiB is cut (a tqdm bar redrawn
+with ``\\r`` keeps its last state).
+
+Bounds (docs/limits.md): at most :data:`MAX_LOG_BYTES` of text per input; a compressed input stops once it has
+decompressed to more than :data:`MAX_EXPANSION` times the compressed bytes read (plus :data:`EXPANSION_FLOOR`),
+and compression is undone at most :data:`MAX_NESTING` levels deep; devices and sockets are refused; a named pipe
+(``--log <(zcat x.gz)``) is read once, into a temporary file, so nothing of it is lost.
 
 :func:`clean_line` turns one raw line into the text a person saw on the terminal:
 
@@ -14,6 +19,8 @@ invalid UTF-8 is replaced when a line is decoded. A line longer than 8 MiB is cu
 'RuntimeError: x'
 >>> clean_line(b"Preprocessing:  10%|#   | 1/10\\rPreprocessing: 100%|####| 10/10\\n")
 'Preprocessing: 100%|####| 10/10'
+>>> clean_line(b"RuntimeError: CUDA error\\r 50%|##  | 5/10\\r100%|####| 10/10\\n")  # an error a redraw hid
+'RuntimeError: CUDA error  100%|####| 10/10'
 >>> [clean_line(line) for line in b"caf\\xe9 \\xff\\n".splitlines()]
 ['caf\\ufffd \\ufffd']
 """
@@ -24,7 +31,9 @@ import importlib
 import io
 import os
 import re
+import stat
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Protocol
 
@@ -38,6 +47,13 @@ _FIRST_READ = 256 << 10
 MAX_LINE_BYTES = BLOCK_BYTES
 TRAINING_LOG_GLOB = "training_log_*.txt"
 _FOLDER_DEPTH = 3
+#: text read from one input at the most (after decompression); the rest is left out with a note
+MAX_LOG_BYTES = 16 << 30
+#: a compressed input may expand to this many times the compressed bytes read, plus EXPANSION_FLOOR
+MAX_EXPANSION = 200
+EXPANSION_FLOOR = 64 << 20
+#: compression inside compression is undone this many levels deep (a .gz of a .gz), no deeper
+MAX_NESTING = 2
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 #: magic bytes -> module and class that decompress (imported only when such a file is read)
 _COMPRESSED: dict[bytes, tuple[str, str]] = {b"\x1f\x8b": ("gzip", "GzipFile"), b"BZh": ("bz2", "BZ2File"),
@@ -53,9 +69,29 @@ def clean_line(raw: bytes | bytearray) -> str:
         text = _ANSI.sub("", text)
     text = text.rstrip("\r\n")
     if "\r" in text:
-        segments = [segment for segment in text.split("\r") if segment.strip()]
-        text = segments[-1] if segments else ""
+        segments = [segment.rstrip() for segment in text.split("\r") if segment.strip()]
+        last = segments[-1] if segments else ""
+        overwritten = [segment for segment in segments[:-1] if not _redraw_of(segment, last)]
+        text = "  ".join(dict.fromkeys(overwritten + [last]))
     return text.rstrip()
+
+
+def _redraw_of(segment: str, last: str) -> bool:
+    """Whether ``segment`` is an earlier state of what ``last`` shows (a progress bar, a counter), not other text.
+
+    >>> _redraw_of(" 10%|#   | 1/10", "100%|####| 10/10"), _redraw_of("RuntimeError: x", "100%|####| 10/10")
+    (True, False)
+    """
+    if "%|" in segment or "it/s]" in segment or "s/it]" in segment:
+        return True
+    head = _before_digits(segment)
+    return bool(head) and head == _before_digits(last)
+
+
+def _before_digits(text: str) -> str:
+    """The words in front of the first digit, spaces folded: what stays the same while a counter redraws."""
+    cut = next((index for index, char in enumerate(text) if char.isdigit()), len(text))
+    return " ".join(text[:cut].split())
 
 
 class Block(NamedTuple):
@@ -168,30 +204,47 @@ def _keep_back(data: bytes | bytearray, end: int, lines: int) -> int:
     return position + 1 if lines else end
 
 
-def _decoded(stream: BinaryIO | io.RawIOBase, source: LogInput) -> _ByteSource:
-    """The stream as UTF-8-compatible bytes: decompressed, UTF-16 transcoded, BOM dropped."""
+def _decoded(stream: BinaryIO | io.RawIOBase, source: LogInput, depth: int = 0) -> _ByteSource:
+    """The stream as UTF-8-compatible bytes: decompressed (bounded), UTF-16/32 transcoded, BOM dropped, at most
+    :data:`MAX_LOG_BYTES` long."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type,type-var]
     head = buffered.peek(8)[:8]
     for magic, (module, name) in _COMPRESSED.items():
         if head.startswith(magic):
-            return _decoded(_Salvaging(_decompressor(module, name, buffered), source), source)
+            if depth >= MAX_NESTING:
+                source.notes.append(ReadNote(source.name, f"{source.name}: compressed more than {MAX_NESTING} times "
+                                             "over; not decompressed further", "error"))
+                return _Bounded(io.BytesIO(b""), source)
+            compressed = _Counting(buffered)
+            return _decoded(_Salvaging(_decompressor(module, name, compressed), source, compressed), source, depth + 1)
     sample = buffered.peek(4096)[:4096]
-    encoding = _utf16(sample)
+    encoding = _wide_encoding(sample)
     if encoding:
         source.notes.append(ReadNote(source.name, f"{source.name}: read as {encoding.upper()} text", "info"))
-        return _Transcoded(buffered, encoding)
+        return _Bounded(_Transcoded(buffered, encoding), source)
     if head.startswith(codecs.BOM_UTF8):
         buffered.read(len(codecs.BOM_UTF8))
-    return buffered
+    return _Bounded(buffered, source)
 
 
-def _utf16(sample: bytes) -> str | None:
-    if sample.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16"
-    if sample.startswith(codecs.BOM_UTF16_BE):
+def _wide_encoding(sample: bytes) -> str | None:
+    """UTF-32 or UTF-16 (by byte-order mark, else by where the zero bytes of ASCII text fall), or None.
+
+    >>> _wide_encoding("Epoch 1".encode("utf-32-le")), _wide_encoding("Epoch 1".encode("utf-16-le"))
+    ('utf-32-le', 'utf-16-le')
+    """
+    if sample.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if len(sample) < 8:
         return None
+    quarters = [sample[offset::4] for offset in range(4)]
+    zeros = [quarter.count(0) / max(len(quarter), 1) for quarter in quarters]
+    if zeros[0] < 0.05 and min(zeros[1:]) > 0.9:
+        return "utf-32-le"
+    if zeros[3] < 0.05 and min(zeros[:3]) > 0.9:
+        return "utf-32-be"
     even, odd = sample[0::2], sample[1::2]
     if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
         return "utf-16-le"
@@ -205,17 +258,43 @@ class _ByteSource(Protocol):
     def close(self) -> None: ...
 
 
-class _Salvaging(io.RawIOBase):
-    """A decompressing stream that ends where a truncated or damaged archive breaks, saying so in a note."""
+class _Counting(io.RawIOBase):
+    """A stream that counts the bytes read through it (the compressed side of a decompressor)."""
 
-    def __init__(self, raw: BinaryIO, source: LogInput):
+    def __init__(self, raw: BinaryIO):
+        super().__init__()
+        self._raw = raw
+        self.count = 0
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        memoryview(buffer).cast("B")[:len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _Salvaging(io.RawIOBase):
+    """A decompressing stream that ends where a truncated or damaged archive breaks, or where it expands more than
+    a log can (a decompression bomb), saying so in a note."""
+
+    def __init__(self, raw: BinaryIO, source: LogInput, compressed: _Counting):
         super().__init__()
         self._raw = raw
         self._source = source
+        self._compressed = compressed
+        self._produced = 0
         self._broken = False
 
     def readinto(self, buffer: Any) -> int:
         view, filled = memoryview(buffer).cast("B"), 0
+        name = self._source.name
         try:
             while filled < len(view) and not self._broken:
                 piece = self._raw.read1(min(1 << 20, len(view) - filled))  # type: ignore[attr-defined]
@@ -223,9 +302,16 @@ class _Salvaging(io.RawIOBase):
                     break
                 view[filled:filled + len(piece)] = piece
                 filled += len(piece)
+                self._produced += len(piece)
+                if self._produced > MAX_EXPANSION * self._compressed.count + EXPANSION_FLOOR:
+                    self._broken = True
+                    self._source.notes.append(ReadNote(name, f"{name}: reading stopped after {self._produced >> 20} MiB: "
+                                                       f"it expands more than {MAX_EXPANSION} times its compressed size "
+                                                       "(a decompression bomb, not a log)", "error"))
         except _ARCHIVE_ERRORS + _decompression_errors() as exc:
             self._broken = True
-            self._source.notes.append(ReadNote(self._source.name, f"{self._source.name}: reading stopped early: {exc}"))
+            self._source.notes.append(ReadNote(name, f"{name}: damaged archive, reading stopped early after "
+                                               f"{self._produced >> 10} KiB: {exc}", "error"))
         return filled
 
     def readable(self) -> bool:
@@ -234,6 +320,28 @@ class _Salvaging(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+class _Bounded:
+    """A byte stream that ends after :data:`MAX_LOG_BYTES`, with a note."""
+
+    def __init__(self, raw: Any, source: LogInput):
+        self._raw = raw
+        self._source = source
+        self._left = MAX_LOG_BYTES
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._left <= 0:
+            return b""
+        data: bytes = self._raw.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        if self._left <= 0:
+            self._source.notes.append(ReadNote(self._source.name, f"{self._source.name}: only the first "
+                                               f"{MAX_LOG_BYTES >> 30} GiB were read", "warning"))
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 class _Transcoded:
@@ -263,7 +371,7 @@ def open_inputs(source: LogSource) -> list[LogInput]:
     """The readable logs behind one ``--log`` argument; raises InputError naming it when there are none."""
     if source.stream is not None:
         stream = source.stream
-        return [LogInput(source.name, lambda: stream, closes=False)]
+        return [LogInput(source.name, lambda: _from_start(stream), closes=False)]
     if source.text is not None:
         data = source.text.encode("utf-8", errors="replace")
         return [LogInput(source.name, lambda: io.BytesIO(data))]
@@ -275,7 +383,20 @@ def open_inputs(source: LogSource) -> list[LogInput]:
             raise InputError(f"{source.name}: folder has no {TRAINING_LOG_GLOB} or *.log file to read")
         return [_file_input(log, _display(source.name, path, log)) for log in logs]
     check_readable(path, source.name)
+    if _kind(path) == "pipe":
+        return [_pipe_input(path, source.name)]
     return [_file_input(path, source.name)]
+
+
+def _from_start(stream: BinaryIO) -> BinaryIO:
+    """A stream read again from its start where it can be (a spooled copy of standard input), else as it is."""
+    try:
+        if stream.seekable():
+            stream.seek(0)
+            return _Unclosed(stream)  # type: ignore[return-value]  # a reading's buffer must not close the copy
+    except (OSError, ValueError):
+        pass
+    return stream
 
 
 def numbered_lines(source: LogSource) -> Iterator[tuple[str, int, str]]:
@@ -299,10 +420,40 @@ def debug_files(source: LogSource) -> list[Path]:
                    if (log.parent / "debug.json").is_file()})
 
 
+def _kind(path: Path) -> str:
+    """'file', 'folder', 'pipe', 'device' (character or block device, socket), 'loop' or 'missing'."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "loop" if path.is_symlink() else "missing"
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: a symbolic link that points at itself, in the end
+            return "loop"
+        raise
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "pipe"
+    return "file" if stat.S_ISREG(mode) else "device"
+
+
 def check_readable(path: Path, name: str) -> None:
-    """Raise InputError (one line naming the input) if ``path`` cannot be read as a log."""
-    if not path.exists():
+    """Raise InputError (one line naming the input) if ``path`` cannot be read as a log.
+
+    A named pipe is not read here (what is read from a pipe is gone): it is read once, by :func:`open_inputs`.
+    """
+    try:
+        kind = _kind(path)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read log: {exc.strerror or exc}") from None
+    if kind == "missing":
         raise InputError(f"{name}: no such file or folder")
+    if kind == "loop":
+        raise InputError(f"{name}: a symbolic link that leads nowhere (a loop, or a missing target)")
+    if kind == "device":
+        raise InputError(f"{name}: a device or socket, not a log file (give a file, a folder, a pipe or '-')")
+    if kind == "pipe":
+        return
     if path.is_dir():
         if not _training_logs(path):
             raise InputError(f"{name}: folder has no {TRAINING_LOG_GLOB} or *.log file to read")
@@ -337,6 +488,43 @@ def _decompression_errors() -> tuple[type[BaseException], ...]:
 
 def _file_input(path: Path, name: str) -> LogInput:
     return LogInput(name, lambda: path.open("rb"), path)
+
+
+def _pipe_input(path: Path, name: str) -> LogInput:
+    """A named pipe, copied once into a temporary file (deleted when closed; at most MAX_LOG_BYTES) at its
+    first reading, so that it can be read again (the scan, then the excerpts of a bundle)."""
+    spool: list[BinaryIO] = []
+
+    def open_spooled() -> BinaryIO:
+        if not spool:
+            copy = tempfile.TemporaryFile()
+            with path.open("rb") as pipe:
+                left = MAX_LOG_BYTES
+                while left > 0:
+                    chunk = pipe.read(min(1 << 20, left))
+                    if not chunk:
+                        break
+                    copy.write(chunk)
+                    left -= len(chunk)
+            spool.append(copy)  # type: ignore[arg-type]
+        spool[0].seek(0)
+        return _Unclosed(spool[0])
+
+    return LogInput(name, open_spooled, path)
+
+
+class _Unclosed(io.RawIOBase):
+    """A view of a spooled pipe that leaves the spool open when a reading closes it."""
+
+    def __init__(self, raw: BinaryIO):
+        super().__init__()
+        self._raw = raw
+
+    def readinto(self, buffer: Any) -> int:
+        return self._raw.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+
+    def readable(self) -> bool:
+        return True
 
 
 def _display(given: str, folder: Path, log: Path) -> str:

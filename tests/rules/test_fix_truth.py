@@ -87,7 +87,9 @@ def fixes() -> list[tuple[str, str]]:
 
 
 def _text(template: str) -> str:
-    """The template's literal text: Jinja expressions become a placeholder, statements disappear."""
+    """The template's literal text: a shell macro naming its variable (``{{ set_var('nnUNet_raw') }}``) becomes the
+    bash line it stands for, other Jinja expressions a placeholder; statements disappear."""
+    template = re.sub(r"""\{\{\s*(?:set_var|persist_var)\(\s*['"](\w+)['"].*?\}\}""", r"export \1=X", template, flags=re.S)
     return re.sub(r"\{\{.*?\}\}", "X", re.sub(r"\{%.*?%\}|\{#.*?#\}", "", template, flags=re.S), flags=re.S)
 
 
@@ -124,6 +126,8 @@ def test_the_extraction_sees_what_a_fix_says() -> None:
     text = _text("CUDA_VISIBLE_DEVICES=1 nnUNetv2_train {{ d }} 3d_fullres 0 --npz -p nnUNetPlans_6G\n"
                  "export nnUNet_n_proc_DA=4; setx nnUNet_raw \"C:\\x\"; echo $nnUNet_results; $env:nnUNet_compile = \"f\"")
     assert mentioned_commands(text) == [("nnUNetv2_train", ["--npz", "-p"])]
+    assert mentioned_variables(_text("{{ set_var('nnUNet_magic', 4) }} {{ persist_var('nnUNet_raw') }}")) == {
+        "nnUNet_magic", "nnUNet_raw"}
     assert mentioned_variables(text) == {"CUDA_VISIBLE_DEVICES", "nnUNet_n_proc_DA", "nnUNet_raw", "nnUNet_results",
                                          "nnUNet_compile"}
 

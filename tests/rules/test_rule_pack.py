@@ -10,7 +10,7 @@ import yaml
 
 from nnunet_doctor.engine.pack import builtin_rules_dir
 from nnunet_doctor.engine.loader import load_rule_pack
-from nnunet_doctor.rule_docs import render_rule_docs
+from nnunet_doctor.rule_docs import render_fact_docs, render_rule_docs
 from nnunet_doctor.testing import run_rule_tests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +42,11 @@ def test_every_rule_test_passes(pack) -> None:
 def test_docs_rules_md_is_current(pack) -> None:
     assert (REPO / "docs" / "rules.md").read_text(encoding="utf-8") == render_rule_docs(pack), (
         "run: diagnose rules docs -o docs/rules.md")
+
+
+def test_docs_facts_md_is_current(pack) -> None:
+    assert (REPO / "docs" / "facts.md").read_text(encoding="utf-8") == render_fact_docs(pack), (
+        "run: diagnose rules facts -o docs/facts.md")
 
 
 @pytest.mark.skipif(not BENCHMARK_CATALOG.is_file(), reason="the benchmark folder is not beside this checkout")
