@@ -21,6 +21,26 @@ from nnunet_doctor.engine.errors import DoctorError, InputError, RuleLoadError
 
 EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNEXPLAINED = 0, 1, 2, 3, 4
 FORMATS = ("terminal", "markdown", "html", "json")
+#: what --format also accepts, and the format an output file's extension picks
+FORMAT_ALIASES = {"md": "markdown", "txt": "terminal", "text": "terminal", "htm": "html"}
+EXTENSION_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".json": "json",
+                     ".txt": "terminal"}
+
+
+def _format(fmt: str | None, output: Path | None) -> str:
+    """--format if given, else the output file's extension, else the terminal."""
+    if fmt is not None:
+        return FORMAT_ALIASES.get(fmt, fmt)
+    if output is not None:
+        return EXTENSION_FORMATS.get(output.suffix.lower(), "terminal")
+    return "terminal"
+
+
+def _width(width: int | None) -> int:
+    """--width, else the terminal's width ($COLUMNS when not a terminal), else 100 columns."""
+    import shutil
+
+    return width or shutil.get_terminal_size((100, 24)).columns
 
 
 class _Failure(click.ClickException):
@@ -109,8 +129,12 @@ def _write(text: str, output: Path | None, inputs: tuple[str, ...] = ()) -> None
 @click.option("--no-cache", is_flag=True, help="Dataset: measure every file again instead of reusing unchanged ones.")
 @click.option("--offline", is_flag=True,
               help="Do not probe this machine (environment, packages, GPU): for support staff reading a user's log.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS + tuple(FORMAT_ALIASES)),
+              help="Report format (md = markdown); default: from the --output extension, else terminal.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to FILE (.md, .html, .json pick the format).")
+@click.option("--width", type=click.IntRange(min=40), metavar="COLUMNS",
+              help="Fold terminal output to COLUMNS (default: the terminal's width).")
 @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
               help="A folder of site rules (repeatable); also $NNUNET_DOCTOR_RULES.")
 @click.option("--top", type=click.IntRange(min=1), help="Show at most N causes.")
@@ -124,7 +148,7 @@ def _write(text: str, output: Path | None, inputs: tuple[str, ...] = ()) -> None
 @click.pass_context
 def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results: Path | None, quick: bool,
          jobs: int, no_cache: bool, offline: bool,
-         fmt: str, output: Path | None, rule_dirs: tuple[Path, ...], top: int | None, explain: bool,
+         fmt: str | None, output: Path | None, width: int | None, rule_dirs: tuple[Path, ...], top: int | None, explain: bool,
          verbose: bool, bundle: Path | None, redact: bool) -> None:
     """Diagnose a failed nnU-Net v2 run: ranked root causes, their evidence, and the fix.
 
@@ -144,6 +168,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
     from .pipeline import DiagnosisRequest, run_diagnosis
     from .report import FOUND_THRESHOLD, build_report, render
 
+    fmt = _format(fmt, output)
     checkup = not (logs or dataset or results or offline or bundle) and fmt == "terminal"
     try:
         _check_log_paths(logs)
@@ -164,12 +189,14 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
             redactor = this_machine()
             document = redact_document(document, redactor)
         text = render(document, fmt, color=_use_color(fmt, output), verbose=verbose, explain=explain,
-                      template_name=template)
+                      template_name=template, width=_width(width))
         if redactor is not None:
             from .redaction import check_text
 
             check_text(text, redactor)
         _write(text, output, logs + tuple(str(p) for p in (results, bundle) if p is not None))
+        if output is not None:
+            click.echo(f"wrote the {fmt} report to {output}", err=True)
     except DoctorError as exc:
         raise _fail(exc) from None
     except Exception:  # the last line of defence: an internal error, never a bare traceback

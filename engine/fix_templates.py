@@ -32,6 +32,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .facts import FactBase, Record, Unknown
 from .shell_syntax import after_persist, persist_var, quote, set_var
+from .wording import fix_value, repr_text
 
 
 class UnknownFact(Undefined):
@@ -122,6 +123,21 @@ def _finalize(value: Any) -> Any:
     return WITHHELD if hazard.search(value) else value
 
 
+def _in_words(value: Any) -> Any:
+    """Collections, numpy values and Python reprs captured from a log in words (see :mod:`.wording`); quoted
+    values untouched."""
+    if isinstance(value, Quoted):
+        return value
+    if isinstance(value, str):
+        words = repr_text(value) if value[:1] in "[{(" else value
+        return value if words == value else (LogText(words) if isinstance(value, LogText) else words)
+    return fix_value(value)
+
+
+def _finalize_in_words(value: Any) -> Any:
+    return _finalize(_in_words(value))
+
+
 def _shell_quote(value: Any) -> str:
     return Quoted(shlex.quote(str(value)))
 
@@ -185,7 +201,7 @@ def _dataset_id_macro(context: Context, placeholder: str = DATASET_ID_PLACEHOLDE
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=False, finalize=_finalize)
+                               keep_trailing_newline=False, finalize=_finalize_in_words)
     env.filters["shell_quote"] = _shell_quote
     env.filters["q"] = _quote_filter
     # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax

@@ -28,9 +28,10 @@ from nnunet_doctor.engine.versions import VersionError, VersionRange
 
 from .base import FactSink, ProbeContext
 
-#: looked up whether or not nnunetv2 requires them (nnunet is nnU-Net v1, wandb is optional)
+#: looked up whether or not nnunetv2 requires them (nnunet is nnU-Net v1, wandb is optional; torchvision for the
+#: report's versions block: timm imports it during nnU-Net's trainer lookup)
 PACKAGES = ("nnunetv2", "torch", "numpy", "SimpleITK", "nibabel", "blosc2", "acvl-utils", "batchgenerators",
-            "batchgeneratorsv2", "dynamic-network-architectures", "timm", "triton", "nnunet", "wandb")
+            "batchgeneratorsv2", "dynamic-network-architectures", "timm", "triton", "nnunet", "wandb", "torchvision")
 CONSOLE_SCRIPTS = ("nnUNetv2_train", "nnUNetv2_plan_and_preprocess", "nnUNetv2_predict")
 _TRAINER_FOLDER = ("training", "nnUNetTrainer")
 _MAX_TRAINER_FILES = 500

@@ -345,3 +345,99 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(cleaned)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
+
+
+# -- the training at a glance ----------------------------------------------------------------------------------
+#: nnU-Net's EMA of the mean pseudo Dice (nnUNetTrainer.on_epoch_end): ema = 0.9 * ema + 0.1 * mean
+EMA_WEIGHT = 0.9
+_FOLD = re.compile(r"fold_(\w+)")
+
+
+def training_runs(epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs in ``training.epochs`` records (one per fold folder, or per log file), each with its series.
+
+    Logs of one fold folder are one run in file name order (nnU-Net names them by start time), so a resumed
+    training continues the series and shows as a ``resumed`` event; an epoch number that goes back inside one
+    log is a ``restarted`` event.
+
+    >>> runs = training_runs([{"epoch": 0, "train_loss": 0.8, "val_loss": 0.5, "dice": [0.1, 0.3], "lr": 0.01,
+    ...                        "epoch_time": 30.0, "file": "fold_0/training_log_a.txt", "line": 3},
+    ...                       {"epoch": 1, "train_loss": float("nan"), "val_loss": 0.4, "dice": [0.2, 0.5],
+    ...                        "lr": 0.009, "epoch_time": 31.0, "file": "fold_0/training_log_a.txt", "line": 9}])
+    >>> runs[0]["fold"], runs[0]["series"]["ema"], [e["kind"] for e in runs[0]["events"]]
+    ('0', [0.2, 0.215], ['nan'])
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in epochs:
+        file = str(record.get("file") or "")
+        fold = _FOLD.search(file.replace("\\", "/").rsplit("/", 1)[0]) if "/" in file or "\\" in file else None
+        groups.setdefault(fold.group(0) if fold else file, []).append(record)
+    runs = []
+    for key, records in groups.items():
+        if len({r.get("file") for r in records}) > 1:
+            records = sorted(records, key=lambda r: (str(r.get("file")), r.get("line") or 0))
+        runs.append(_run(key, records))
+    return runs
+
+
+def _run(key: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    series: dict[str, list[Any]] = {"epoch": [], "train_loss": [], "val_loss": [], "mean_dice": [], "ema": [],
+                                    "lr": [], "epoch_time": []}
+    dice: list[list[float | None]] = []
+    events: list[dict[str, Any]] = []
+    ema: float | None = None
+    previous: dict[str, Any] | None = None
+    for record in records:
+        number = record.get("epoch")
+        if previous is not None and isinstance(number, int) and isinstance(previous.get("epoch"), int):
+            if number <= previous["epoch"]:
+                kind = "resumed" if record.get("file") != previous.get("file") else "restarted"
+                events.append({"epoch": number, "kind": kind, "text": f"{kind} at epoch {number}",
+                               "file": record.get("file"), "line": record.get("line")})
+            elif record.get("file") != previous.get("file"):
+                events.append({"epoch": number, "kind": "resumed", "text": f"resumed at epoch {number}",
+                               "file": record.get("file"), "line": record.get("line")})
+        values = [_finite(v) for v in record.get("dice") or []]
+        finite = [v for v in values if v is not None]
+        mean = _average(finite) if finite else None
+        if mean is not None:
+            ema = mean if ema is None else EMA_WEIGHT * ema + (1 - EMA_WEIGHT) * mean
+        for name in ("train_loss", "val_loss"):
+            value = record.get(name)
+            if isinstance(value, float) and not math.isfinite(value) and not any(e["kind"] == "nan" for e in events):
+                events.append({"epoch": number, "kind": "nan", "text": f"{name} is NaN at epoch {number}",
+                               "file": record.get("file"), "line": record.get("line")})
+        series["epoch"].append(number)
+        series["train_loss"].append(_finite(record.get("train_loss")))
+        series["val_loss"].append(_finite(record.get("val_loss")))
+        series["mean_dice"].append(None if mean is None else round(mean, 4))
+        series["ema"].append(None if ema is None or mean is None else round(ema, 4))
+        series["lr"].append(_finite(record.get("lr")))
+        series["epoch_time"].append(_finite(record.get("epoch_time")))
+        dice.append(values)
+        previous = record
+    classes = max((len(values) for values in dice), default=0)
+    series["dice"] = [[values[c] if c < len(values) else None for values in dice] for c in range(classes)]
+    collapse = _collapse(series["epoch"], series["mean_dice"])
+    if collapse is not None:
+        events.append(collapse)
+    return {"key": key, "files": sorted({str(r.get("file")) for r in records}),
+            "fold": (_FOLD.search(key).group(1) if _FOLD.search(key) else None),  # type: ignore[union-attr]
+            "series": series, "events": sorted(events, key=lambda e: (e["epoch"] if isinstance(e["epoch"], int) else -1))}
+
+
+def _collapse(epochs: list[Any], means: list[float | None]) -> dict[str, Any] | None:
+    """The first epoch whose mean pseudo Dice falls below a third of the best so far (after reaching 0.3)."""
+    best = 0.0
+    for number, mean in zip(epochs, means):
+        if mean is None:
+            continue
+        if best >= 0.3 and mean < best / 3:
+            return {"epoch": number, "kind": "collapse",
+                    "text": f"pseudo Dice collapsed at epoch {number} ({mean:.2f}, best {best:.2f})"}
+        best = max(best, mean)
+    return None
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None

@@ -21,7 +21,7 @@ def test_paste_a_log_see_the_causes_share_the_link_and_find_it_again(desk: Any, 
     report = page.frame_locator("#report")
     first_row = report.locator("table tr").nth(1)
     assert "data.labels_unexpected" in first_row.inner_text()
-    assert report.locator("h2").first.inner_text().startswith("1. ")
+    assert report.locator("#cause-1 h3").inner_text().startswith("1. ")
     assert "Most likely: data.labels_unexpected" in page.inner_text("main")
 
     # a colleague opens the link: the stored diagnosis, the same causes
