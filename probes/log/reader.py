@@ -216,7 +216,8 @@ def _decoded(stream: BinaryIO | io.RawIOBase, source: LogInput, depth: int = 0) 
                                              "over; not decompressed further", "error"))
                 return _Bounded(io.BytesIO(b""), source)
             compressed = _Counting(buffered)
-            return _decoded(_Salvaging(_decompressor(module, name, compressed), source, compressed), source, depth + 1)
+            decompressed = _decompressor(module, name, compressed)  # type: ignore[arg-type]  # a raw byte stream
+            return _decoded(_Salvaging(decompressed, source, compressed), source, depth + 1)
     sample = buffered.peek(4096)[:4096]
     encoding = _wide_encoding(sample)
     if encoding:
@@ -508,7 +509,7 @@ def _pipe_input(path: Path, name: str) -> LogInput:
                     left -= len(chunk)
             spool.append(copy)  # type: ignore[arg-type]
         spool[0].seek(0)
-        return _Unclosed(spool[0])
+        return _Unclosed(spool[0])  # type: ignore[return-value]  # a raw byte stream
 
     return LogInput(name, open_spooled, path)
 
