@@ -49,7 +49,8 @@ def test_json_report_keeps_the_benchmark_contract_and_the_schema() -> None:
     assert report["inputs"]["offline"] is True
     assert {p["name"]: p["status"] for p in report["probes"]} == {"log": "ran", "environment": "skipped",
                                                                   "installation": "skipped", "system": "skipped",
-                                                                  "gpu": "skipped", "dataset": "skipped",
+                                                                  "gpu": "skipped", "functional": "skipped",
+                                                                      "dataset": "skipped",
                                                                   "preprocessed": "skipped", "results": "skipped"}
 
 
@@ -101,7 +102,7 @@ def test_verbose_shows_every_fix() -> None:
 def test_nothing_found_exits_zero() -> None:
     result = invoke("--log", "-", "--offline", input="2025-03-05 09:07:01.123456: Epoch 0\n")
     assert result.exit_code == 0
-    assert result.output.startswith("✓ nnunet-doctor: no known problem found in <stdin>.")
+    assert result.output.startswith("✓ nnunet-doctor: no problem found in <stdin>.")
     # what else to ask the user for: one line per missing input, not one per fact
     lines = result.output.splitlines()
     assert lines[1] == "Checks that could not run, and what would let them:"

@@ -25,9 +25,12 @@ def test_a_shell_without_the_path_variables(tmp_path: Path) -> None:
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0].startswith("nnunet-doctor ") and lines[0].endswith("checking this machine and shell for nnU-Net v2")
-    assert "[✓] nnU-Net installation: nnunetv2 2.8.1" in lines
+    assert any(line.startswith("[✓] nnU-Net installation: nnunetv2 2.8.1") for line in lines)
     assert "[✗] nnU-Net paths and settings: nnUNet_raw is not set" in lines
-    assert any(line.startswith("[✓] PyTorch and GPU: torch ") for line in lines)
+    # no CUDA device here: nnU-Net works, on the CPU, and that will hurt
+    assert any(line.startswith("[!] PyTorch and GPU: torch ") for line in lines)
+    assert "    ! no CUDA device is usable: nnU-Net can only train on the CPU (-device cpu), tens of times slower" in lines \
+        or "    ! this PyTorch is a CPU-only build: nnU-Net can only train on the CPU (-device cpu), tens of times slower" in lines
     assert any(line.startswith("[✓] System: ") for line in lines)
     assert "    ✗ nnU-Net path variables are not set in this shell" in lines
     assert '        export nnUNet_raw="/path/to/nnUNet_raw"' in lines
@@ -42,16 +45,30 @@ def test_a_shell_set_up_right(tmp_path: Path) -> None:
     (tmp_path / ".bashrc").write_text("".join(f'export {p.name}="{p}"\n' for p in (raw, pre, results)))
     env = {"HOME": str(tmp_path), "SHELL": "/bin/bash", "nnUNet_raw": str(raw), "nnUNet_preprocessed": str(pre),
            "nnUNet_results": str(results)}
+    before = {folder: sorted(folder.rglob("*")) for folder in (raw, pre, results)}
     result = _check(env, "-v")
     assert f"[✓] nnU-Net paths and settings: nnUNet_raw = {raw} (1 dataset, " in result.output
     assert f"    • Python {sys.version.split()[0]} at {sys.executable}" in result.output
+    assert f"    ✓ nnUNet_results {results}: a file written, read back and deleted" in result.output
+    assert f"    ✓ nnUNet_raw {raw}: listed" in result.output
+    assert "    ✓ nnU-Net's trainer lookup (every trainer module, nnUNet_extTrainer included) imports cleanly" in result.output
     assert "✗" not in result.output
+    # the check wrote a temporary file at the top of each folder nnU-Net writes to, and removed it
+    assert {folder: sorted(folder.rglob("*")) for folder in (raw, pre, results)} == before
 
 
-def test_other_formats_give_the_full_report(tmp_path: Path) -> None:
+def test_other_formats_give_the_full_report_and_the_same_checklist(tmp_path: Path) -> None:
     report = json.loads(_check({"HOME": str(tmp_path)}, "--format", "json").output)
     assert report["causes"][0]["cause"] == "env.paths_unset"
-    assert {p["name"] for p in report["probes"] if p["status"] == "ran"} == {"environment", "installation", "system", "gpu"}
+    assert {p["name"] for p in report["probes"] if p["status"] == "ran"} == {"environment", "installation", "system", "gpu",
+                                                                             "functional"}
+    marks = [(area["mark"], area["title"]) for area in report["checklist"]["areas"]]
+    assert marks[1] == ("✗", "nnU-Net paths and settings")
+    markdown = _check({"HOME": str(tmp_path)}, "--format", "markdown").output
+    html = _check({"HOME": str(tmp_path)}, "--format", "html").output
+    for mark, title in marks:
+        assert f"- [{mark}] **{title}**" in markdown
+        assert f'[{mark}]</span> <b>{title}</b>' in html
 
 
 def test_the_check_itself_imports_nothing_heavy() -> None:
