@@ -104,8 +104,17 @@ def _torchvision_ops():
     kept = torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8]), 0.5).tolist()
     if kept != [0]:
         raise RuntimeError(f"torchvision.ops.nms returned {kept}, expected [0]")
-    import torchvision
-    return {"version": torchvision.__version__}
+    return {}
+
+
+def _installed_version(distribution):
+    """{"version": ...} from the distribution's metadata (read without importing it), or {}."""
+    from importlib import metadata
+
+    try:
+        return {"version": metadata.version(distribution)}
+    except metadata.PackageNotFoundError:
+        return {}
 
 
 def _lookup(name, expect_found):
@@ -198,7 +207,8 @@ def main():
     if "torch" in failed:
         _skip("torchvision_ops", "torchvision", "torch cannot be imported")
     else:
-        _check("torchvision_ops", "torchvision", "torchvision's compiled operators", _torchvision_ops)
+        _check("torchvision_ops", "torchvision", "torchvision's compiled operators", _torchvision_ops,
+               **_installed_version("torchvision"))
     trainer_ok = "nnunetv2.run.run_training" not in failed
     if trainer_ok:
         _check("trainer_lookup", ABSENT_TRAINER, "nnU-Net's trainer lookup (every trainer module)",

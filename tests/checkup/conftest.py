@@ -108,7 +108,8 @@ def mismatched_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     prefix = tmp_path_factory.mktemp("venv-mismatch")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120)
     site = _site_packages(prefix)
-    (site / "outer.pth").write_text(str(_site_packages(Path(sys.prefix))) + "\n")
+    # processed as a site folder (its own .pth files too: the editable nnunet-doctor), after this venv's own
+    (site / "outer.pth").write_text(f"import site; site.addsitedir({str(_site_packages(Path(sys.prefix)))!r})\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target", str(site),
                     f"torchvision=={other}"], check=True, timeout=600)
     yield prefix / "bin" / "python"
