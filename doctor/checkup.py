@@ -40,6 +40,9 @@ _VRAM_TARGET_MIB = 8 * 1024
 #: below this, data-loading workers of a container die with "unable to write to file </torch_...>" or bus errors
 _SHM_MIN_MIB = 1024
 #: which area a functional check (check.functional kind) belongs to
+#: the fact without which an area cannot be judged: unknown (or never established), the area is "?"
+_KEY_FACT = {"installation": "install.packages", "paths": "env.unset_path_variables", "gpu": "torch.cuda_available",
+             "system": "system.os"}
 _AREA_OF_CHECK = {"import": "installation", "torchvision_ops": "installation", "trainer_lookup": "installation",
                   "trainer": "installation", "folder": "paths", "network": "gpu"}
 
@@ -281,6 +284,9 @@ def build_checkup(result: DiagnosisResult) -> dict[str, Any]:
             marks.append("?")
             notes.insert(0, f"not checked: {report.detail}" if report is not None and report.detail
                          else "not checked: its probe did not run")
+        key = facts.get(_KEY_FACT[area.key])
+        if key is None or not key.known:
+            marks.append("?")
         if incomplete and area.key != "system":
             marks.append("?")
         marks += ["✗" for c in causes if c["band"] == "high"] + ["!" for c in causes if c["band"] == "medium"]

@@ -195,6 +195,12 @@ def _network(plans):
 
 def main():
     request = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    import importlib.util
+
+    if importlib.util.find_spec("nnunetv2") is None:  # nothing of nnU-Net to check in this environment
+        _skip("import", "nnunetv2", f"nnunetv2 is not installed in the environment of {sys.executable}")
+        _emit(done=True)
+        return
     failed = set()
     for name in LIBRARIES:
         record = _check("import", name, f"import {name}", _import(name))

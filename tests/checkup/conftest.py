@@ -38,6 +38,12 @@ class nnUNetTrainer_2epochs_tiny(nnUNetTrainer):
 TRAINER_NAME = "nnUNetTrainer_2epochs_tiny"
 
 
+@pytest.fixture(scope="session")
+def generator():
+    """The dataset generator of the real-log fixtures (make_dataset, make_test_images)."""
+    return _generator()
+
+
 def _generator():
     """The dataset generator of the real-log fixtures (tests/fixtures/logs/make_real_logs.py)."""
     spec = importlib.util.spec_from_file_location("make_real_logs", _LOGS)
@@ -113,3 +119,26 @@ def mismatched_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target", str(site),
                     f"torchvision=={other}"], check=True, timeout=600)
     yield prefix / "bin" / "python"
+
+
+#: what `pip install nnunet-doctor` (no extra) installs
+LIGHT_DISTRIBUTIONS = ("nnunet-doctor", "PyYAML", "lark", "RapidFuzz", "Jinja2", "MarkupSafe", "click", "google-re2")
+
+
+@pytest.fixture(scope="session")
+def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with the light install only: the installed files of nnunet-doctor and its required distributions,
+    linked from this environment (no numpy, nibabel, SimpleITK, torch or nnunetv2)."""
+    from importlib import metadata
+
+    prefix = tmp_path_factory.mktemp("venv-light")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120)
+    site = _site_packages(prefix)
+    installed = [str(_site_packages(Path(sys.prefix)))]  # not a source tree's egg-info on sys.path
+    for name in LIGHT_DISTRIBUTIONS:
+        distribution = next(iter(metadata.distributions(name=name, path=installed)))
+        for top in sorted({Path(str(file)).parts[0] for file in distribution.files or []} - {"..", "__pycache__"}):
+            source = Path(str(distribution.locate_file(top)))
+            if source.exists() and not (site / top).exists():
+                (site / top).symlink_to(source)
+    return prefix / "bin" / "python"

@@ -57,16 +57,24 @@ def test_a_shell_set_up_right(tmp_path: Path) -> None:
     assert {folder: sorted(folder.rglob("*")) for folder in (raw, pre, results)} == before
 
 
-def test_other_formats_give_the_full_report_and_the_same_checklist(tmp_path: Path) -> None:
-    report = json.loads(_check({"HOME": str(tmp_path)}, "--format", "json").output)
+def test_every_format_and_a_bundle_replay_give_the_same_checklist(tmp_path: Path) -> None:
+    terminal = _check({"HOME": str(tmp_path)}).output
+    bundle = tmp_path / "bundle.json"
+    assert _check({"HOME": str(tmp_path)}, "collect", "-o", str(bundle)).exit_code == 0
+    report = json.loads(_check({}, "--bundle", str(bundle), "--format", "json").output)
     assert report["causes"][0]["cause"] == "env.paths_unset"
     assert {p["name"] for p in report["probes"] if p["status"] == "ran"} == {"environment", "installation", "system", "gpu",
                                                                              "functional"}
+    assert report["checklist"]["bundle"] is True
     marks = [(area["mark"], area["title"]) for area in report["checklist"]["areas"]]
     assert marks[1] == ("✗", "nnU-Net paths and settings")
-    markdown = _check({"HOME": str(tmp_path)}, "--format", "markdown").output
-    html = _check({"HOME": str(tmp_path)}, "--format", "html").output
+    replayed = _check({}, "--bundle", str(bundle)).output
+    markdown = _check({}, "--bundle", str(bundle), "--format", "markdown").output
+    html = _check({}, "--bundle", str(bundle), "--format", "html").output
+    assert "The machine's checklist (the user's machine, from the bundle):" in replayed
     for mark, title in marks:
+        assert any(line.startswith(f"[{mark}] {title}") for line in terminal.splitlines())
+        assert any(line.startswith(f"[{mark}] {title}") for line in replayed.splitlines())
         assert f"- [{mark}] **{title}**" in markdown
         assert f'[{mark}]</span> <b>{title}</b>' in html
 
