@@ -28,7 +28,8 @@ def test_the_check_passes_on_the_working_installation(trained: Any) -> None:
     checks = {area["key"]: area for area in report["checklist"]["areas"]}
     marks = [item["mark"] for area in checks.values() for item in area["checks"]]
     assert marks and set(marks) <= {"✓", "!"}, checks
-    network = [item["text"] for item in checks["gpu"]["checks"] if "network" in item["text"]]
-    assert network and network[0].startswith("✓") is False and "forward and backward on cpu" in network[0]
+    network = [item for item in checks["gpu"]["checks"] if " network of " in item["text"]]
+    assert [item["mark"] for item in network] == ["✓"], checks["gpu"]
+    assert network[0]["text"].endswith("forward and backward on cpu, input 4x8x8"), network[0]
     assert checks["installation"]["mark"] == "✓" and checks["paths"]["mark"] == "✓"
     assert completed.returncode == 0, completed.stdout[-3000:]
