@@ -281,6 +281,9 @@ def collect(output: Path, logs: tuple[str, ...], dataset: str | None, results: P
 
     try:
         _check_log_paths(logs)
+        from .inputs import check_folders
+
+        check_folders(dataset, results, None)
         # the bundle quotes log lines after the probes read them: standard input is kept whole here
         texts = {"<stdin>": _stdin().read().decode("utf-8", errors="replace")} if "-" in logs else {}
         request = DiagnosisRequest(logs=[log for log in logs if log != "-"], log_texts=texts, dataset=dataset,
