@@ -285,12 +285,15 @@ def build_checkup(result: DiagnosisResult) -> dict[str, Any]:
             notes.insert(0, f"not checked: {report.detail}" if report is not None and report.detail
                          else "not checked: its probe did not run")
         key = facts.get(_KEY_FACT[area.key])
-        if key is None or not key.known:
+        unchecked = key is None or not key.known
+        if unchecked:
             marks.append("?")
         if incomplete and area.key != "system":
             marks.append("?")
         marks += ["✗" for c in causes if c["band"] == "high"] + ["!" for c in causes if c["band"] == "medium"]
-        if any(f.severity in ("warning", "error") for f in diagnosis.findings if f.source in sources):
+        # a probe's own warning (a timeout, a dead subprocess) is "could not check" when it left the area unknown
+        if not unchecked and any(f.severity in ("warning", "error") for f in diagnosis.findings
+                                 if f.source == f"probe {area.probe}"):
             marks.append("!")
         mark = _mark(marks)
         areas.append({"key": area.key, "title": area.title, "mark": mark, "style": _MARK_STYLE[mark],

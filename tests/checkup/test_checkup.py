@@ -87,3 +87,11 @@ def test_the_check_itself_imports_nothing_heavy() -> None:
               "('torch', 'SimpleITK', 'nibabel', 'nnunetv2', 'numpy'))))")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_check_that_times_out_is_unknown_not_passed(tmp_path: Path) -> None:
+    result = _check({"HOME": str(tmp_path), "NNUNET_DOCTOR_GPU_TIMEOUT": "0.3", "NNUNET_DOCTOR_CHECK_TIMEOUT": "0.3"})
+    lines = result.output.splitlines()
+    assert any(line.startswith("[?] nnU-Net installation: ") for line in lines), lines
+    assert any(line.startswith("[?] PyTorch and GPU") for line in lines), lines
+    assert any("the functional checks timed out after 0.3 s while " in line for line in lines), lines
