@@ -16,8 +16,8 @@ The steps, in order (a step that cannot run because an earlier one failed is ski
 - the trainer lookup itself (``recursive_find_trainer_class_by_name``) for a name no trainer has, which imports
   every trainer module of the package and of ``nnUNet_extTrainer``, then for each trainer asked for;
 - for each nnU-Net folder: create a temporary file (``.nnunet-doctor-*``), write, read it back, delete it;
-- with a plans file: build the configuration's network as nnU-Net does and run one forward and backward pass on
-  the smallest input it accepts, on the device nnU-Net would use.
+- with a plans file: build the configuration's network as nnU-Net does and run one forward and backward pass in
+  training mode on the smallest input it accepts (twice its total stride per axis), on the device nnU-Net would use.
 
 Sample output with torchvision built for another torch::
 
@@ -179,7 +179,9 @@ def _network(plans):
                                          channels, heads, allow_init=True, deep_supervision=False)
         strides = configuration.network_arch_init_kwargs.get("strides") or []
         dims = len(configuration.patch_size)
-        shape = [math.prod(int(s[axis]) if isinstance(s, (list, tuple)) else int(s) for s in strides) or 1
+        # the smallest input the network accepts in training mode: twice the total stride (the bottleneck keeps
+        # 2 voxels per axis, which instance normalisation needs)
+        shape = [2 * (math.prod(int(s[axis]) if isinstance(s, (list, tuple)) else int(s) for s in strides) or 1)
                  for axis in range(dims)]
         device = torch.device(plans.get("device") or _device())
         network = network.to(device)
