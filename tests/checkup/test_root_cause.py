@@ -57,3 +57,14 @@ def test_a_successful_cpu_training_reads_clean() -> None:
     assert lines[0] == f"✓ nnunet-doctor: no problem found in {log}.", lines
     assert len(lines) <= 12, lines
     assert result.exit_code == 0
+
+
+def test_no_fix_lists_a_folder_the_log_shows_as_none() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "paths_unset.log"
+    report = CliRunner().invoke(main, ["--log", str(example), "--offline", "--format", "json"]).output
+    import json
+
+    causes = json.loads(report)["causes"]
+    assert [cause["cause"] for cause in causes][:2] == ["env.paths_unset", "env.dataset_not_found"]
+    for cause in causes:
+        assert not re.search(r'"\$nnUNet_(raw|preprocessed|results)\b', cause["fix"]), cause["fix"]
