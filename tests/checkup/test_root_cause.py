@@ -1,9 +1,9 @@
 """Root cause above symptom, and a clean run that reads clean."""
 from __future__ import annotations
 
+import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,6 @@ def test_a_successful_cpu_training_reads_clean() -> None:
 def test_no_fix_lists_a_folder_the_log_shows_as_none() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "paths_unset.log"
     report = CliRunner().invoke(main, ["--log", str(example), "--offline", "--format", "json"]).output
-    import json
-
     causes = json.loads(report)["causes"]
     assert [cause["cause"] for cause in causes][:2] == ["env.paths_unset", "env.dataset_not_found"]
     for cause in causes:
