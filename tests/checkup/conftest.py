@@ -87,7 +87,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     (root / "trainers" / "tiny_trainer.py").write_text(TRAINER)
     env = {key: value for key, value in os.environ.items() if not key.startswith("nnUNet")}
     env.update({name: str(root / name) for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")},
-               nnUNet_extTrainer=str(root / "trainers"), nnUNet_n_proc_DA="0", nnUNet_def_n_proc="1",
+               nnUNet_extTrainer=str(root / "trainers"), nnUNet_n_proc_DA="1", nnUNet_def_n_proc="1",
                nnUNet_compile="false",
                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
     workspace = Workspace(root, env)
