@@ -204,13 +204,14 @@ def _check_items(records: list[dict[str, Any]]) -> list[dict[str, str]]:
         items.append(_item("✓", f"imports what {', '.join(commands) or 'nnU-Net'} import ({len(imports)} modules, "
                                 f"{seconds:.1f} s)"))
     for record in records:
-        kind, target = record["kind"], record["target"]
+        kind = record["kind"]
+        title = _CHECK_TITLES.get(kind, lambda r: f"{r['kind']} {r['target']}")(record)
         if "skipped" in record:
-            items.append(_item("?", f"{_CHECK_TITLES[kind](record)}: not checked, {record['skipped']}"))
+            items.append(_item("?", f"{title}: not checked, {record['skipped']}"))
         elif record.get("ok") is False:
-            items.append(_item("✗", f"{_CHECK_TITLES[kind](record)}: {_failure(record)}"))
+            items.append(_item("✗", f"{title}: {_failure(record)}"))
         elif kind != "import":
-            items.append(_item("✓", _CHECK_TITLES[kind](record) + _CHECK_PASSED.get(kind, lambda r: "")(record)))
+            items.append(_item("✓", title + _CHECK_PASSED.get(kind, lambda r: "")(record)))
     return items
 
 
