@@ -229,7 +229,7 @@ _CHECK_PASSED: dict[str, Callable[[dict[str, Any]], str]] = {
     "trainer": lambda r: f" found ({r['found_in']})" if r.get("found_in") else " found",
     "folder": lambda r: ": listed" if r.get("variable") == "nnUNet_raw" else ": a file written, read back and deleted",
     "network": lambda r: f": forward and backward on {r.get('device', '?')}"
-                         + (f", input {'x'.join(str(n) for n in r['shape'])}" if r.get("shape") else ""),
+                         + (f", input {r['shape']}" if r.get("shape") else ""),
 }
 
 
@@ -265,7 +265,10 @@ def build_checkup(result: DiagnosisResult) -> dict[str, Any]:
     reports = {report.name: report for report in result.probe_reports}
     checks = _records(facts, "check.functional")
     functional = reports.get("functional")
-    incomplete = _value(facts, "check.completed") is False or (functional is not None and functional.status == "failed")
+    # the functional checks ran but did not finish, crashed, or left no valid record: what they check is unknown
+    incomplete = functional is not None and functional.status != "skipped" and (
+        functional.status == "failed" or _value(facts, "check.completed") is not True
+        or _value(facts, "check.functional") is None)
     areas = []
     placed: set[str] = set()
     for area in AREAS:

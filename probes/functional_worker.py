@@ -191,7 +191,8 @@ def _network(plans):
         output.float().mean().backward()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        return {"device": device.type, "shape": shape, "network": configuration.network_arch_class_name.rsplit(".", 1)[-1]}
+        return {"device": device.type, "shape": "x".join(str(n) for n in shape),
+                "network": configuration.network_arch_class_name.rsplit(".", 1)[-1]}
     return run
 
 
