@@ -13,6 +13,7 @@ nnunet_doctor.engine.errors.InputError: /nonexistent/results: no such folder (--
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from nnunet_doctor.engine.errors import InputError
@@ -62,17 +63,19 @@ def check_logs_read(result: DiagnosisResult) -> None:
     names = ", ".join(files.value) if files is not None and files.known and files.value else "the log"
     if lines is not None and lines.known and lines.value == 0:
         raise InputError(f"{names}: the log is empty (no line of text was read)")
-    binary = [f for f in result.diagnosis.findings if f.source == "probe log" and "binary data" in f.message]
-    if binary and not result.diagnosis.causes and not _has_text(result):
+    binary = sum(_binary_lines(f.message) for f in result.diagnosis.findings if f.source == "probe log")
+    if binary and lines is not None and lines.known and binary >= lines.value:
         raise InputError(f"{names}: binary data (NUL bytes), not a text log; paste the console output or give "
                          "the fold's training_log_*.txt")
 
 
-def _has_text(result: DiagnosisResult) -> bool:
-    """Whether the logs gave anything besides binary lines: an exception, a command line, an epoch."""
-    facts = result.diagnosis.facts
-    for name in ("log.exceptions", "log.commands", "log.stages"):
-        fact = facts.get(name)
-        if fact is not None and fact.known and fact.value:
-            return True
-    return False
+_BINARY_RUN = re.compile(r":(\d+)(?:-(\d+))?: binary data \(NUL bytes\)")
+
+
+def _binary_lines(message: str) -> int:
+    """How many lines a log probe's note calls binary ("<name>:12-40: binary data (NUL bytes), ...")."""
+    match = _BINARY_RUN.search(message)
+    if match is None:
+        return 0
+    low = int(match.group(1))
+    return int(match.group(2) or low) - low + 1
