@@ -172,16 +172,22 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
     checkup = not (logs or dataset or results or offline or bundle) and fmt == "terminal"
     try:
         _check_log_paths(logs)
+        from .inputs import check_folders, check_logs_read
+
+        check_folders(dataset, results, bundle)
         request = DiagnosisRequest(logs=list(logs), stdin=_stdin() if "-" in logs else None, dataset=dataset,
                                    results=results, offline=offline or bundle is not None, rule_dirs=list(rule_dirs),
                                    bundle=bundle, options={"quick": quick, "jobs": jobs, "cache": not no_cache})
         result = run_diagnosis(request)
+        check_logs_read(result)
         report = build_report(result, top)
         document, template = report, None
-        if checkup:
-            from .checkup import build_checkup
+        from .checkup import build_checkup, machine_was_checked
 
+        if checkup:
             document, template = build_checkup(result), "checkup.j2"
+        elif machine_was_checked(result):
+            report["machine"] = build_checkup(result)
         redactor = None
         if redact:
             from .redaction import redact_document, this_machine
@@ -409,6 +415,9 @@ def collect(output: Path, logs: tuple[str, ...], dataset: str | None, results: P
 
     try:
         _check_log_paths(logs)
+        from .inputs import check_folders
+
+        check_folders(dataset, results, None)
         # the bundle quotes log lines after the probes read them: standard input is spooled to a temporary file
         # (bounded memory), which is read again for the excerpts
         spooled = _spool(_stdin()) if "-" in logs else None

@@ -115,12 +115,44 @@ def gather_facts(request: DiagnosisRequest, pack: RulePack) -> Gathered:
     facts, findings, reports = run_probes(context, PROBES, request.probes)
     for fact in facts:
         gathered.facts.add(fact)
+    if not context.offline and not context.dataset and (request.probes is None or "dataset" in request.probes):
+        more, found, ran = _dataset_named_by_log(context, gathered.facts, request)
+        for fact in more:
+            gathered.facts.add(fact)
+        findings += found
+        reports = [report for report in reports if report.name not in {r.name for r in ran}] + ran
     given, problems = facts_from_values(request.facts, pack)
     for fact in given:
         gathered.facts.add(fact)
     gathered.findings += findings + [Finding("input", problem, "warning") for problem in problems]
     gathered.reports += [report for report in reports if request.bundle is None or report.status != "skipped"]
     return gathered
+
+
+_DATASET_PROBES = {"dataset", "preprocessed", "results"}
+
+
+def _dataset_named_by_log(context: ProbeContext, facts: FactBase, request: DiagnosisRequest
+                          ) -> tuple[list[Fact], list[Finding], list[ProbeReport]]:
+    """A log that names a dataset, read on the machine that ran it: check that dataset too when this shell reaches
+    it (names, dataset.json and headers, as --quick), else say the exact command that would."""
+    fact = facts.get("log.dataset_id")
+    if fact is None or not fact.known:
+        return [], [], []
+    from nnunet_doctor.probes.dataset.locate import locate
+
+    dataset_id = str(fact.value)
+    logs = " ".join(f"--log {log}" for log in request.logs) or "--log LOG"
+    if locate(dataset_id, context.environ).status != "found":
+        return [], [Finding("input", f"the log names dataset {dataset_id}, which this shell does not reach: on the "
+                                     f"machine that holds it run `diagnose --dataset {dataset_id} {logs}`", "info")], []
+    context.dataset = dataset_id
+    context.options["quick"] = True
+    more, findings, reports = run_probes(context, PROBES, _DATASET_PROBES & (request.probes or _DATASET_PROBES))
+    findings.insert(0, Finding("input", f"the log names dataset {dataset_id}, found from this shell: its names, "
+                                        f"dataset.json and image headers were checked too (label values and NaNs: "
+                                        f"`diagnose --dataset {dataset_id} {logs}`)", "info"))
+    return more, findings, reports
 
 
 def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> DiagnosisResult:

@@ -82,12 +82,14 @@ def run_command(command: Sequence[str], environ: Mapping[str, str], timeout: flo
     return _finish(process, started + timeout, started)
 
 
-def probe_timeout(environ: Mapping[str, str]) -> float:
+def probe_timeout(environ: Mapping[str, str], variable: str = TIMEOUT_VARIABLE,
+                  default: float = DEFAULT_TIMEOUT) -> float:
+    """Seconds a probe's subprocess may run: ``$variable`` when it is a positive number, else ``default``."""
     try:
-        value = float(environ.get(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT))
+        value = float(environ.get(variable, default))
     except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if value > 0 else DEFAULT_TIMEOUT
+        return default
+    return value if value > 0 else default
 
 
 # -- what the worker said --------------------------------------------------------------------------------

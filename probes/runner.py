@@ -32,6 +32,7 @@ PROBES: tuple[ProbeEntry, ...] = (
     ProbeEntry("installation", "installation:InstallationProbe", "machine"),
     ProbeEntry("system", "system:SystemProbe", "machine"),
     ProbeEntry("gpu", "gpu:GpuProbe", "machine"),
+    ProbeEntry("functional", "functional:FunctionalProbe", "machine"),
     ProbeEntry("dataset", "dataset:DatasetProbe", "dataset"),
     ProbeEntry("preprocessed", "dataset.preprocessed:PreprocessedProbe", "dataset"),
     ProbeEntry("results", "dataset.results:ResultsProbe", "results"),

@@ -52,7 +52,8 @@ def test_json_report_keeps_the_benchmark_contract_and_the_schema() -> None:
     assert report["inputs"]["offline"] is True
     assert {p["name"]: p["status"] for p in report["probes"]} == {"log": "ran", "environment": "skipped",
                                                                   "installation": "skipped", "system": "skipped",
-                                                                  "gpu": "skipped", "dataset": "skipped",
+                                                                  "gpu": "skipped", "functional": "skipped",
+                                                                      "dataset": "skipped",
                                                                   "preprocessed": "skipped", "results": "skipped"}
 
 
@@ -108,7 +109,7 @@ def test_nothing_found_exits_zero() -> None:
     result = invoke("--log", "-", "--offline", input="2025-03-05 09:07:01.123456: Epoch 0\n")
     assert result.exit_code == 0
     assert result.output.startswith("· Training: no epoch completed in the log (it stops inside epoch 0).\n"
-                                    "✓ nnunet-doctor: no known problem found in <stdin>.\n")
+                                    "✓ nnunet-doctor: no problem found in <stdin>.\n")
     # what else to ask the user for: one line per missing input, not one per fact
     lines = result.output.splitlines()
     assert lines[3] == "What would settle more"

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from nnunet_doctor.engine.facts import Provenance, Record
 
 from ..base import FactSink, ProbeContext
+from ..extras import missing, unavailable
 from .cache import CaseCache
 from .cases import describe, task_key
 from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
@@ -95,6 +96,19 @@ class DatasetProbe:
         layout = raw.layout
         _layout_facts(layout, sink)
         voxels = not context.options.get("quick", False)
+        files = [name for case in layout.cases + layout.test_cases for name in case.images + [case.label] if name]
+        headers_need = missing("SimpleITK") if any(not n.lower().endswith((".nii", ".nii.gz")) for n in files) else []
+        if headers_need:  # the tool lacks a reader: the files are not to blame
+            reason = unavailable(headers_need, "image headers of this file type")
+            sink.note(reason, "warning")
+            for name in ("dataset.cases", "dataset.test_cases", "dataset.file_issues"):
+                sink.unknown(name, reason)
+            return
+        voxels_need = missing("numpy", "nibabel", "SimpleITK") if voxels else []
+        if voxels_need:
+            sink.note(unavailable(voxels_need, "voxel checks (label values, NaNs, class sizes)") +
+                      "; only names, dataset.json and image headers were checked", "warning")
+            voxels = False
         tasks = {task_key("train", case): CaseTask(str(raw.folder), tuple(case.images), case.label, voxels)
                  for case in layout.cases}
         tasks.update({task_key("test", case): CaseTask(str(raw.folder), tuple(case.images), None, voxels)

@@ -71,7 +71,7 @@ def test_collect_then_diagnose_the_bundle_elsewhere(users_machine: dict[str, str
     # the lines facts point at (1: the command, 3: the install path in the frame, 6: the RuntimeError, 7-9: the
     # folders) and 3 lines of context before them
     assert [line["line"] for line in excerpt["lines"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
-    assert {p["name"] for p in document["probes"]} == {"log", "environment", "installation", "system", "gpu",
+    assert {p["name"] for p in document["probes"]} == {"log", "environment", "installation", "system", "gpu", "functional",
                                                          "dataset", "preprocessed", "results"}  # --dataset 3
 
     # the support machine: none of the user's variables, and a different home

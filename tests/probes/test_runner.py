@@ -31,5 +31,6 @@ def test_offline_skips_probes_of_this_machine() -> None:
 def test_probes_without_their_input_are_skipped() -> None:
     _, _, reports = run_probes(context(environ={}))
     assert {r.name: r.status for r in reports} == {"log": "skipped", "environment": "ran", "installation": "ran",
-                                                   "system": "ran", "gpu": "ran", "dataset": "skipped",
+                                                   "system": "ran", "gpu": "ran", "functional": "ran",
+                                                   "dataset": "skipped",
                                                    "preprocessed": "skipped", "results": "skipped"}

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 MODULES = ("nnunet_doctor.probes.gpu", "nnunet_doctor.engine.shell_syntax", "nnunet_doctor.redaction",
-           "nnunet_doctor.bundle")
+           "nnunet_doctor.bundle", "nnunet_doctor.inputs", "nnunet_doctor.probes.extras")
 
 
 @pytest.mark.parametrize("name", MODULES)
