@@ -38,6 +38,9 @@ FUNCTIONS: Mapping[str, tuple[int, int]] = {
     "startswith": (2, 2), "endswith": (2, 2), "default": (2, 2),
 }
 DEFAULT_FUZZY_CUTOFF = 85.0
+#: the longest condition accepted (after named parts are put in): about 200 terms, far below what Python's
+#: recursion allows when a condition is compiled and evaluated (the longest built-in one has 711 characters)
+MAX_CONDITION_CHARS = 4000
 
 
 @lru_cache(maxsize=1)
@@ -267,15 +270,23 @@ def compile_condition(text: str, vocabulary: Vocabulary,
 
     ``scope`` pre-binds variables, e.g. the variable of a rule's ``for:`` clause.
     """
+    if len(text) > MAX_CONDITION_CHARS:
+        return None, [ConditionProblem(MAX_CONDITION_CHARS, f"longer than {MAX_CONDITION_CHARS} characters: split it "
+                                                            "into named parts (where:) or several rules")]
     try:
         tree = parse_tree(text)
+    except RecursionError:
+        return None, [ConditionProblem(0, "nested too deeply: split it into named parts (where:)")]
     except UnexpectedInput as exc:
         offset = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
         if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
             offset = len(text.rstrip())
         return None, [ConditionProblem(offset, "syntax error: " + _describe_unexpected(exc, text))]
     compiler = _Compiler(text, vocabulary)
-    root = compiler.compile(tree, dict(scope or {}))
+    try:
+        root = compiler.compile(tree, dict(scope or {}))
+    except RecursionError:
+        return None, [ConditionProblem(0, "nested too deeply: split it into named parts (where:)")]
     if compiler.problems:
         return None, compiler.problems
     return Condition(text, root, frozenset(compiler.facts_read)), []

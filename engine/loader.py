@@ -255,7 +255,11 @@ class _Loader:
         derives = bool(decl.get("then"))
         inferred = self.infer_cause(rule_id) if isinstance(rule_id, str) and not derives else None
         cause = decl.get("cause", inferred)
-        if cause is not None and cause not in self.catalog:
+        if cause is not None and not isinstance(cause, str):
+            self.problems.append(source.problem(decl.value_location("cause"), "'cause' must be a cause id of the "
+                                                f"catalog (a string), not {_kind_of(cause)}"))
+            cause = None
+        elif cause is not None and cause not in self.catalog:
             hint = self.vocabulary.suggest(str(cause), self.catalog.ids())
             self.problems.append(source.problem(decl.value_location("cause"), f"unknown cause id '{cause}'" + (f" (did you mean '{hint}'?)" if hint else "")))
         if cause is None and not derives:
@@ -655,3 +659,11 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
 def load_default_pack(extra_dirs: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None) -> RulePack:
     return load_rule_pack(site_rule_dirs(extra_dirs, environ))
 
+
+def _kind_of(value: Any) -> str:
+    """How a rule author would name a YAML value's type in an error message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"

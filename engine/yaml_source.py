@@ -97,10 +97,18 @@ def _loc(path: str, mark: Any) -> Location:
     return Location(path, mark.line + 1, mark.column + 1)
 
 
+#: values one rule or vocabulary file may hold once its aliases are expanded (the built-in files hold about 30,000
+#: together); a "billion laughs" document of a few hundred bytes would expand to billions
+MAX_VALUES = 500_000
+#: the largest rule or vocabulary file read
+MAX_FILE_BYTES = 4 << 20
+
+
 class _Builder:
     def __init__(self, source: SourceText):
         self.source = source
         self.problems: list[RuleProblem] = []
+        self._left = MAX_VALUES
         import yaml
 
         self._yaml = yaml
@@ -109,6 +117,12 @@ class _Builder:
     def build(self, node: yaml.Node) -> Any:
         path = self.source.path
         yaml = self._yaml
+        self._left -= 1
+        if self._left < 0:
+            if self._left == -1:
+                self.problems.append(self.source.problem(_loc(path, node.start_mark), f"the document expands to more "
+                                                         f"than {MAX_VALUES} values (aliases of aliases?); not read"))
+            return None
         if isinstance(node, yaml.MappingNode):
             out = LocatedMap()
             out.location, out.key_locations, out.spans = _loc(path, node.start_mark), {}, {}
@@ -151,6 +165,9 @@ def load_located(path: str, text: str) -> tuple[Any, SourceText, list[RuleProble
     import yaml
 
     source = SourceText(path, text)
+    if len(text) > MAX_FILE_BYTES:
+        return None, source, [source.problem(Location(path, 1, 1), f"larger than {MAX_FILE_BYTES >> 20} MiB; "
+                                             "not read as a rule or vocabulary file")]
     try:
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
@@ -163,11 +180,16 @@ def load_located(path: str, text: str) -> tuple[Any, SourceText, list[RuleProble
         return None, source, [source.problem(location, message)]
     except yaml.YAMLError as exc:
         return None, source, [source.problem(Location(path, 1, 1), f"YAML error: {exc}")]
+    except RecursionError:
+        return None, source, [source.problem(Location(path, 1, 1), "YAML nested too deeply")]
     if node is None:
         return None, source, []
     builder = _Builder(source)
-    value = builder.build(node)
-    return value, source, builder.problems
+    try:
+        value = builder.build(node)
+    except RecursionError:
+        return None, source, [source.problem(Location(path, 1, 1), "YAML nested too deeply")]
+    return (None if builder._left < 0 else value), source, builder.problems
 
 
 def map_offset_into_scalar(source: SourceText, span: ScalarSpan, value: str, offset: int) -> Location:
