@@ -54,8 +54,10 @@ def test_a_successful_cpu_training_reads_clean() -> None:
     assert "-device cpu" in log.read_text().splitlines()[0]
     result = CliRunner().invoke(main, ["--log", str(log), "--offline"])
     lines = result.output.splitlines()
-    assert lines[0] == f"✓ nnunet-doctor: no problem found in {log}.", lines
-    assert len(lines) <= 12, lines
+    assert lines[0].startswith("✓ Training looks healthy: 4 epochs, finished"), lines  # "is my training OK?" first
+    assert lines[1] == f"✓ nnunet-doctor: no problem found in {log}.", lines
+    notes = lines[2:lines.index("")]
+    assert notes[0] == "Notes (low certainty):" and len(notes) <= 4, lines
     assert result.exit_code == 0
 
 

@@ -152,7 +152,7 @@ def _bundle(log: Path, out: Path) -> None:
     write_bundle(document, out)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed after its module: one sync Playwright may run at a time in a process
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (test extra)")
     assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install -y chromium (.ci/run installs it)"
