@@ -29,6 +29,10 @@ from .base import FactSink, ProbeContext
 
 TIMEOUT_VARIABLE = "NNUNET_DOCTOR_GPU_TIMEOUT"
 DEFAULT_TIMEOUT = 20.0
+#: the longest a probe's subprocess may be given, whatever the variable says
+MAX_TIMEOUT = 600.0
+#: after a kill at the deadline, seconds to collect what the process printed
+_DRAIN_SECONDS = 3.0
 WORKER = Path(__file__).with_name("gpu_worker.py")
 _MIB = 1024 * 1024
 _GPU_QUERY = ("nvidia-smi", "--query-gpu=index,uuid,name,driver_version,memory.total,memory.used,memory.free",
@@ -68,7 +72,13 @@ def _finish(process: subprocess.Popen[str], deadline: float, started: float) -> 
             process.kill()
         else:
             os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+        try:  # a grandchild in another session can keep the pipes open: do not wait for it
+            stdout, stderr = process.communicate(timeout=_DRAIN_SECONDS)
+        except subprocess.TimeoutExpired:
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+            stdout, stderr = "", ""
         return CommandResult(None, stdout, stderr, time.monotonic() - started)
 
 
@@ -84,12 +94,19 @@ def run_command(command: Sequence[str], environ: Mapping[str, str], timeout: flo
 
 def probe_timeout(environ: Mapping[str, str], variable: str = TIMEOUT_VARIABLE,
                   default: float = DEFAULT_TIMEOUT) -> float:
-    """Seconds a probe's subprocess may run: ``$variable`` when it is a positive number, else ``default``."""
+    """Seconds a probe's subprocess may run: ``$variable`` when it is a positive finite number (at most
+    :data:`MAX_TIMEOUT`: ``inf`` would leave a hanging worker running forever), else ``default``.
+
+    >>> probe_timeout({"NNUNET_DOCTOR_GPU_TIMEOUT": "inf"}), probe_timeout({"NNUNET_DOCTOR_GPU_TIMEOUT": "nan"})
+    (600.0, 20.0)
+    """
     try:
         value = float(environ.get(variable, default))
     except ValueError:
         return default
-    return value if value > 0 else default
+    if value != value or value <= 0:
+        return default
+    return min(value, MAX_TIMEOUT)
 
 
 # -- what the worker said --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+import pytest
 
 from nnunet_doctor.probes.gpu import GpuProbe, parse_apps_query, parse_gpu_query
 
@@ -125,3 +126,26 @@ def test_a_crashing_probe_leaves_a_complete_environment_check() -> None:
     for area in ("nnU-Net installation", "nnU-Net paths and settings", "System"):
         assert f"] {area}" in out
     assert "Traceback" not in out + completed.stderr
+
+
+def test_a_helper_whose_grandchild_keeps_the_pipes_open_is_abandoned_at_the_deadline() -> None:
+    """A grandchild in a session of its own survives the kill of the process group and keeps stdout open:
+    the probe must not wait for it (it used to outlive NNUNET_DOCTOR_GPU_TIMEOUT)."""
+    import shutil
+    import time
+
+    from nnunet_doctor.probes.gpu import run_command
+
+    if shutil.which("setsid") is None:
+        pytest.skip("setsid is not installed")
+    started = time.monotonic()
+    result = run_command(["sh", "-c", "setsid sleep 60 & sleep 60"], {"PATH": "/usr/bin:/bin"}, timeout=1.0)
+    assert result.timed_out and time.monotonic() - started < 15
+
+
+def test_a_timeout_of_inf_or_nan_is_bounded() -> None:
+    from nnunet_doctor.probes.gpu import DEFAULT_TIMEOUT, MAX_TIMEOUT, probe_timeout
+
+    assert probe_timeout({"NNUNET_DOCTOR_GPU_TIMEOUT": "inf"}) == MAX_TIMEOUT
+    for bad in ("nan", "abc", "0", "-3"):
+        assert probe_timeout({"NNUNET_DOCTOR_GPU_TIMEOUT": bad}) == DEFAULT_TIMEOUT
