@@ -308,14 +308,14 @@ def build_checkup(result: DiagnosisResult) -> dict[str, Any]:
     found = [c for c in diagnosis.causes if c.certainty >= FOUND_THRESHOLD]
     problems = sum(1 for c in found if c.best.rule.severity == "error")
     warnings = len(found) - problems
-    marks = {mark: sum(1 for a in areas if a["mark"] == mark) for mark in _MARK_ORDER}
+    counts = {mark: sum(1 for a in areas if a["mark"] == mark) for mark in _MARK_ORDER}
     return {
         "tool": {"name": "nnunet-doctor", "version": __version__}, "bundle": result.request.bundle is not None,
         "areas": areas, "other_causes": others,
         "findings": [{"source": f.source, "message": f.message, "severity": f.severity}
                      for f in diagnosis.findings if f.source not in probe_sources],
-        "summary": {"found": bool(found), "problems": problems, "warnings": warnings, "marks": marks,
-                    "text": _summary_text(problems, warnings, marks)},
+        "summary": {"found": bool(found), "problems": problems, "warnings": warnings, "marks": counts,
+                    "text": _summary_text(problems, warnings, counts)},
     }
 
 
