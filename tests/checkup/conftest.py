@@ -21,20 +21,6 @@ import pytest
 BIN = Path(sys.executable).parent
 _LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "make_real_logs.py"
 
-#: 2 epochs of 2 iterations (nnU-Net's own variants train at least one epoch of 250 iterations)
-TRAINER = '''
-import torch
-from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-
-
-class nnUNetTrainer_2epochs_tiny(nnUNetTrainer):
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device('cuda')):
-        super().__init__(plans, configuration, fold, dataset_json, device)
-        self.num_epochs = 2
-        self.num_iterations_per_epoch = 2
-        self.num_val_iterations_per_epoch = 1
-'''
 TRAINER_NAME = "nnUNetTrainer_2epochs_tiny"
 
 
@@ -84,7 +70,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         (root / name).mkdir()
     generator.make_dataset(root / "nnUNet_raw", 1, "Tiny", cases=6)
     generator.make_test_images(root / "imagesTs", range(2))
-    (root / "trainers" / "tiny_trainer.py").write_text(TRAINER)
+    (root / "trainers" / "tiny_trainer.py").write_text(generator.tiny_trainer(TRAINER_NAME, 2, 2))  # 2 epochs
     env = {key: value for key, value in os.environ.items() if not key.startswith("nnUNet")}
     env.update({name: str(root / name) for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")},
                nnUNet_extTrainer=str(root / "trainers"), nnUNet_n_proc_DA="1", nnUNet_def_n_proc="1",

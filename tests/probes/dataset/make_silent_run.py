@@ -25,25 +25,12 @@ sys.path.insert(0, str(HERE.parents[1] / "fixtures" / "logs"))
 
 from dataset_faults import label_shifted  # noqa: E402
 from dataset_synthetic import Anatomy, write_anatomy  # noqa: E402
-from make_real_logs import Workspace, _stub_timm, _torchvision_loads  # noqa: E402
+from make_real_logs import Workspace, _stub_timm, _torchvision_loads, tiny_trainer  # noqa: E402
 
 SPEC = Anatomy(size=32)  # the test writes the same dataset again (the generator is seeded)
 OUT = HERE / "real"
-TRAINER = '''
-import torch
-from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-
-
-class nnUNetTrainer_1epoch_tiny(nnUNetTrainer):
-    """One epoch of 4 iterations: a real, complete training log in a minute on a CPU."""
-
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device('cuda')):
-        super().__init__(plans, configuration, fold, dataset_json, device)
-        self.num_epochs = 1
-        self.num_iterations_per_epoch = 4
-        self.num_val_iterations_per_epoch = 1
-'''
+#: one epoch of 4 iterations: a real, complete training log in a minute on a CPU
+TRAINER = tiny_trainer("nnUNetTrainer_1epoch_tiny", 1, 4)
 
 
 def main() -> int:
