@@ -18,7 +18,7 @@ import datetime
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding
@@ -220,6 +220,14 @@ def _list(document: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
+def _objects(document: Mapping[str, Any], key: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The entries of a list of objects, each with its place (``facts[3]``); a non-object is a _BadField."""
+    for index, item in enumerate(_list(document, key)):
+        if not isinstance(item, Mapping):
+            raise _BadField(f"{key}[{index}]", "an object", item)
+        yield f"{key}[{index}]", item
+
+
 def _text(item: Mapping[str, Any], key: str, where: str, default: str) -> str:
     value = item.get(key, default)
     if not isinstance(value, str):
@@ -261,32 +269,21 @@ def read_bundle(path: Path, pack: RulePack) -> Bundle:
 def _bundle(document: Mapping[str, Any], pack: RulePack) -> Bundle:
     facts: list[Fact] = []
     findings = []
-    for index, item in enumerate(_list(document, "findings")):
-        where = f"findings[{index}]"
-        if not isinstance(item, Mapping):
-            raise _BadField(where, "an object", item)
+    for where, item in _objects(document, "findings"):
         findings.append(Finding(_text(item, "source", where, "bundle"), _text(item, "message", where, ""),
                                 _text(item, "severity", where, "warning")))
-    for index, entry in enumerate(_list(document, "facts")):
-        if not isinstance(entry, Mapping):
-            raise _BadField(f"facts[{index}]", "an object", entry)
-        fact = fact_from_entry(entry, pack, f"facts[{index}]")
+    for where, entry in _objects(document, "facts"):
+        fact = fact_from_entry(entry, pack, where)
         if isinstance(fact, Fact):
             facts.append(fact)
         else:
             findings.append(Finding("bundle", fact, "warning"))
     reports = []
-    for index, item in enumerate(_list(document, "probes")):
-        where = f"probes[{index}]"
-        if not isinstance(item, Mapping):
-            raise _BadField(where, "an object", item)
+    for where, item in _objects(document, "probes"):
         reports.append(ProbeReport(_text(item, "name", where, ""), _text(item, "status", where, ""),
                                    _number(item, "seconds", where), _text(item, "detail", where, "")))
     diagnosis = []
-    for index, item in enumerate(_list(document, "diagnosis")):
-        where = f"diagnosis[{index}]"
-        if not isinstance(item, Mapping):
-            raise _BadField(where, "an object", item)
+    for where, item in _objects(document, "diagnosis"):
         diagnosis.append({"cause": _text(item, "cause", where, ""), "certainty": _number(item, "certainty", where),
                           "rule": _text(item, "rule", where, "")})
     meta = {key: document.get(key) for key in ("created", "tool", "rule_pack", "redaction", "inputs", "log_excerpts")}
