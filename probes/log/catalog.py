@@ -73,6 +73,14 @@ class CatalogReader:
             self._errors += 1
             self.lines.append((line.number, line.file, text))
 
+    def spent(self) -> tuple[str, ...]:
+        """The message words once the kept lines are full (the error words too once those are full)."""
+        if len(self.lines) < MAX_LINES:
+            return ()
+        if self._errors < MAX_ERROR_LINES:
+            return tuple(word for word in _ANCHORS if word not in _ERROR_WORDS)
+        return _ANCHORS
+
     def end_input(self, name: str, lines: int) -> None:
         pass
 

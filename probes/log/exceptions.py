@@ -85,8 +85,10 @@ class ExceptionReader:
         self._worker = False
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
+        # "Exception in background worker N:" is found by "Exception" (not by "background worker", a phrase of
+        # nnU-Net's every prediction: "sending off prediction to background worker for resampling and export")
         words = (*_TYPE_ENDINGS, *_OTHER_TYPES, _HEADER, _CONTEXT, _CAUSE, 'File "', "File <", ".py:",
-                 "background worker", "RemoteTraceback", "terminated with the following error", "Process ")
+                 "RemoteTraceback", "terminated with the following error", "Process ")
         return [(word, False) for word in words]
 
     def on_line(self, line: Line) -> None:

@@ -64,5 +64,10 @@ class SignatureReader:
                                         f"signature {signature.id}")
                 self.matches[signature.fact_name].append(Record(fields, provenance))
 
+    def spent(self) -> list[str]:
+        """Anchors whose signatures all hold :data:`MAX_MATCHES` records: the scanner may stop looking for them."""
+        return [anchor for anchor, signatures in self._by_anchor.items()
+                if all(len(self.matches[signature.fact_name]) >= MAX_MATCHES for signature in signatures)]
+
     def end_input(self, name: str, lines: int) -> None:
         pass

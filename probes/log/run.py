@@ -131,6 +131,16 @@ class RunReader:
         fields.update({"line": line.number, "file": line.file, "text": line.text.strip()[:500]})
         self.commands.append(Record(fields, Provenance("log", line.file, (line.number, line.number), "command")))
 
+    def spent(self) -> list[str]:
+        """The markers of stages already seen, the command word once the commands are full, "Dataset" once seen."""
+        seen = {stage for stage, _, _ in self.stages}
+        done = [marker for marker, stage in _STAGES if stage in seen]
+        if len(self.commands) >= MAX_COMMANDS:
+            done.append("nnUNet")
+        if self.dataset_name is not None:
+            done.append("Dataset")
+        return done
+
     def end_input(self, name: str, lines: int) -> None:
         pass
 

@@ -34,7 +34,7 @@ from nnunet_doctor.engine.facts import Provenance, Record
 from nnunet_doctor.engine.values import parse_number, parse_number_list
 
 from ..base import FactSink
-from .scanner import Line, Sighting
+from .scanner import FastLane, Line, Sighting
 
 #: epochs whose pseudo Dice must all be 0 before a class counts as stuck, and the window for swings and gaps
 RECENT_EPOCHS = 10
@@ -45,6 +45,15 @@ SLOW_EPOCH_FACTOR = 2.0
 _RESULTS_PATH = re.compile(r"(?P<dataset>Dataset\d{3}_[^/\\]+)[/\\](?P<trainer>[^/\\]+?)__(?P<plans>[^/\\]+?)__"
                            r"(?P<configuration>[^/\\]+)[/\\]fold_(?P<fold>\w+)")
 _NUMPY_CALL = re.compile(r"\b(?:np\.\w+|array)\((?P<inner>[^()]*?)(?:,\s*dtype=[\w.]+)?\)")
+_V2_VALUE = rb"[-+\w.()]+"
+#: nnU-Net v2's epoch lines as they stand in nearly every log (timestamp, no colours, no redraws), read from the raw
+#: bytes by the scanner's fast lane; the captures are those of the line-by-line patterns below. Values hold no space
+#: or colon, so no such line can hold another pattern's text.
+_V2_EPOCH_LINE = re.compile(
+    rb"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{6})?: )?"
+    rb"(?:Epoch (?P<epoch>\d+)|Current learning rate: (?P<lr>%(v)s)|train_loss (?P<train_loss>%(v)s)"
+    rb"|val_loss (?P<val_loss>%(v)s)|Pseudo dice \[(?P<dice>%(v)s(?:, ?%(v)s)*)\]|Epoch time: (?P<epoch_time>%(v)s) s"
+    rb"|Yayy! New best EMA pseudo Dice: (?P<best>%(v)s)) *\r?" % {b"v": _V2_VALUE})
 
 
 class _Epoch:
@@ -101,6 +110,9 @@ class TrainingReader:
             ("unpacking dataset", re.compile(r"unpacking dataset"), self._flag("unpacks_dataset")),
         ]
         self._by_anchor = {anchor: (pattern, handle) for anchor, pattern, handle in self._patterns}
+        self._lane: dict[str, Callable[[str, int, str], None]] = {
+            "epoch": self._new_epoch, "dice": self._dice_value, "best": self._best_value,
+            **{name: self._epoch_field(name) for name in ("lr", "train_loss", "val_loss", "epoch_time")}}
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -114,6 +126,14 @@ class TrainingReader:
             if match:
                 handle(match, line)
                 return
+
+    def fast_lane(self) -> FastLane:
+        return FastLane(_V2_EPOCH_LINE, self._take)
+
+    def _take(self, match: re.Match[bytes], number: int, file: str) -> None:
+        name = match.lastgroup
+        assert name is not None
+        self._lane[name](match.group(name).decode("ascii"), number, file)
 
     def end_input(self, name: str, lines: int) -> None:
         pass
@@ -136,38 +156,54 @@ class TrainingReader:
             if key in debug:
                 self.note_path(Path(str(debug[key])))
 
-    def _current_epoch(self, field: str, line: Line) -> _Epoch:
+    def _current_epoch(self, field: str, number: int, file: str) -> _Epoch:
         """The epoch a value belongs to. A pasted excerpt without "Epoch N" headers starts a new epoch whenever a value
         repeats; such epochs are numbered on from the previous one (from 0 in order of appearance)."""
         if not self.epochs or getattr(self.epochs[-1], field) is not None:
-            number = self.epochs[-1].number + 1 if self.epochs else 0
-            self.epochs.append(_Epoch(number, line.number, line.file))
+            epoch = self.epochs[-1].number + 1 if self.epochs else 0
+            self.epochs.append(_Epoch(epoch, number, file))
         return self.epochs[-1]
 
     def _epoch_value(self, name: str) -> Callable[[re.Match[str], Line], None]:
+        field = self._epoch_field(name)
+
         def handle(match: re.Match[str], line: Line) -> None:
-            epoch, value = self._current_epoch(name, line), _number(match.group(1))
+            field(match.group(1), line.number, line.file)
+        return handle
+
+    def _epoch_field(self, name: str) -> Callable[[str, int, str], None]:
+        def handle(text: str, number: int, file: str) -> None:
+            epoch, value = self._current_epoch(name, number, file), _number(text)
             if name in ("val_loss", "epoch_time") and epoch.val_loss is None and epoch.epoch_time is None:
                 self._completed += 1
             setattr(epoch, name, value)
-            epoch.last_line = line.number
+            epoch.last_line = number
             if name.endswith("loss") and value is not None and not math.isfinite(value) and self._first_nan is None:
                 self._first_nan = epoch
         return handle
 
     def _start_epoch(self, match: re.Match[str], line: Line) -> None:
-        self.epochs.append(_Epoch(int(match.group(1)), line.number, line.file))
+        self._new_epoch(match.group(1), line.number, line.file)
+
+    def _new_epoch(self, text: str, number: int, file: str) -> None:
+        self.epochs.append(_Epoch(int(text), number, file))
 
     def _dice(self, match: re.Match[str], line: Line) -> None:
-        epoch = self._current_epoch("dice", line)
-        epoch.dice = parse_number_list(match.group(1))
-        epoch.last_line = line.number
+        self._dice_value(match.group(1), line.number, line.file)
+
+    def _dice_value(self, text: str, number: int, file: str) -> None:
+        epoch = self._current_epoch("dice", number, file)
+        epoch.dice = parse_number_list(text)
+        epoch.last_line = number
 
     def _best(self, match: re.Match[str], line: Line) -> None:
+        self._best_value(match.group(1), line.number, line.file)
+
+    def _best_value(self, text: str, number: int, file: str) -> None:
         if self.epochs:
             self.epochs[-1].new_best = True
-            self.epochs[-1].best_ema = parse_number(match.group(1))
-            self.epochs[-1].last_line = line.number
+            self.epochs[-1].best_ema = parse_number(text)
+            self.epochs[-1].last_line = number
 
     def _set(self, name: str) -> Callable[[re.Match[str], Line], None]:
         def handle(match: re.Match[str], line: Line) -> None:
