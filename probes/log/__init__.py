@@ -65,6 +65,8 @@ class LogProbe:
     name: ClassVar[str] = "log"
     needs: ClassVar[str] = "log"
     description: ClassVar[str] = "reads pasted console output and nnU-Net training logs"
+    #: the scanner's fast lanes and retired anchors (off: every candidate line read line by line, for tests)
+    shortcuts: ClassVar[bool] = True
 
     def collect(self, context: ProbeContext, sink: FactSink) -> None:
         signatures = SignatureReader(context.signatures)
@@ -73,7 +75,8 @@ class LogProbe:
         cli, shell, layout, api = CliReader(), ShellReader(), LayoutReader(), ApiErrorReader()
         catalog = CatalogReader(context.signatures)
         scanner = Scanner([signatures, exceptions, training, run, machine, names, cli, shell, layout, api, catalog],
-                          context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES, USAGE_LINES))
+                          context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES, USAGE_LINES),
+                          shortcuts=self.shortcuts)
         files: list[str] = []
         total = 0
         for source in context.logs:

@@ -245,10 +245,14 @@ ENGINES: tuple[str, ...] = tuple(name for name in ("hyperscan", "re2") if _impor
 
 
 class Scanner:
-    """Runs every reader over a log in one pass; see the module docstring."""
+    """Runs every reader over a log in one pass; see the module docstring.
+
+    ``shortcuts=False`` turns the fast lanes and the retiring of anchors off: every candidate line is decoded
+    and read line by line (the reference the shortcuts are tested against).
+    """
 
     def __init__(self, readers: Iterable[LineReader], context_lines: int = 0, engine: str | None = None,
-                 block_bytes: int = BLOCK_BYTES, fast_lanes: bool = True):
+                 block_bytes: int = BLOCK_BYTES, shortcuts: bool = True):
         self.readers = list(readers)
         self.context_lines = context_lines
         self.block_bytes = block_bytes
@@ -266,22 +270,31 @@ class Scanner:
                 self._owners[anchors[anchor]].add(index)
                 own.setdefault(text, []).append(anchors[anchor])
             self._reader_anchors.append(own)
-        anchors.setdefault(_Anchor(_ESC, False), len(anchors))
-        self._owners.append(set())
+        if _Anchor(_ESC, False) not in anchors:
+            anchors[_Anchor(_ESC, False)] = len(anchors)
+            self._owners.append(set())
         self._anchors = list(anchors)
         self._esc = anchors[_Anchor(_ESC, False)]
         #: what to look for in a cleaned line (lower case for case-insensitive anchors; the ESC marker never matches)
         self._needles = [a.text.lower() if a.ignore_case else a.text for a in self._anchors]
         self._needles[self._esc] = "\x00"
         #: (reader index, its lane) of the readers with a fast lane
-        self._lanes: list[tuple[int, FastLane]] = [
-            (index, lane) for index, lane in ((i, _fast_lane(r)) for i, r in enumerate(self.readers))
-            if lane is not None and fast_lanes]
+        self._lanes: list[tuple[int, FastLane]] = []
+        for index, reader in enumerate(self.readers):
+            lane = _fast_lane(reader) if shortcuts else None
+            if lane is not None:
+                self._lanes.append((index, lane))
         #: readers that may retire anchors (``spent()``)
-        self._idle = [index for index, reader in enumerate(self.readers) if hasattr(reader, "spent")]
+        self._idle = [index for index, reader in enumerate(self.readers) if shortcuts and hasattr(reader, "spent")]
+        self._sole: dict[int, set[int]] = {}  # reader index -> the anchors no other reader needs
+        self._find_sole()
         names = [engine] if engine else list(ENGINES)
         self.engine = names[0]
         self._prefilter: _Prefilter = _PREFILTERS[self.engine](dict(enumerate(self._anchors)))
+
+    def _find_sole(self) -> None:
+        self._sole = {index: {i for i, owners in enumerate(self._owners) if owners <= {index}}
+                      for index, _ in self._lanes}
 
     def scan(self, log: LogInput) -> int:
         """Feed one input to every reader; returns its number of lines."""
@@ -319,7 +332,7 @@ class Scanner:
             taken = self._fast_lane(data, start, end, number, name) if self._lanes else None
             if anchor_ids is None or self._esc in anchor_ids:
                 anchor_ids = everything
-            elif taken is not None and not any(self._owners[a] - {taken} for a in anchor_ids):
+            elif taken is not None and anchor_ids <= self._sole[taken]:
                 continue  # no other reader wants the line: it is never decoded
             text = clean_line(data[start:end])
             self._dispatch(text, anchor_ids, number, name, block, start, end, taken)
@@ -357,13 +370,16 @@ class Scanner:
 
     def _retire(self) -> None:
         """Drop the anchors that readers no longer need; rebuild the prefilter once no reader needs some."""
-        dropped = False
+        changed = dropped = False
         for index in self._idle:
             own = self._reader_anchors[index]
             for text in self.readers[index].spent():  # type: ignore[attr-defined]  # checked in __init__
                 for anchor_id in own.pop(text, ()):
+                    changed = True
                     self._owners[anchor_id].discard(index)
                     dropped = dropped or not self._owners[anchor_id]
+        if changed:
+            self._find_sole()
         if dropped:
             active = {i: a for i, a in enumerate(self._anchors) if self._owners[i] or i == self._esc}
             self._prefilter = _PREFILTERS[self.engine](active, cached=False)
