@@ -302,7 +302,8 @@ class Scanner:
         self._binary_runs: list[list[int]] = []
         for block in log.blocks(self.context_lines, self.block_bytes):
             first += self._handle(block, first, log.name)
-            self._retire()
+            if not block.last:  # a new prefilter for no more blocks would only cost its compilation
+                self._retire()
         lines = first - 1
         for low, high in self._binary_runs:
             where = f"{log.name}:{low}" + (f"-{high}" if high != low else "")
