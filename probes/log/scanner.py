@@ -169,15 +169,14 @@ class _HyperscanPrefilter:
 
         self._database.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[type-var]
         found: dict[int, set[int] | None] = {}
-        line_start, line_end = -1, -1
+        line_end = -1
+        bucket: set[int] = set()
         for end, anchor in sorted(ends):
-            if end > line_end:
-                line_start = _line_start(data, end - 1)
+            if end > line_end:  # the first anchor of a line
                 line_end = data.find(b"\n", end - 1)
                 if line_end < 0:
                     line_end = len(data)
-            bucket = found.setdefault(line_start, set())
-            assert bucket is not None
+                bucket = found[_line_start(data, end - 1)] = set()
             bucket.add(anchor)
         return found
 
