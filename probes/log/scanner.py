@@ -39,8 +39,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-from pathlib import Path
 import re
+from pathlib import Path
 from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Protocol
 
 from nnunet_doctor.engine.pack_cache import cache_dir
@@ -89,7 +89,11 @@ class Line(NamedTuple):
 
 
 class LineReader(Protocol):
-    """Something that reads candidate lines: declares its anchors, gets the lines that contain them."""
+    """Something that reads candidate lines: declares its anchors, gets the lines that contain them.
+
+    It may also offer ``fast_lane() -> FastLane`` (its most frequent lines, read from raw bytes) and
+    ``spent() -> Iterable[str]`` (the texts of its anchors it no longer needs; asked after each block).
+    """
 
     def anchors(self) -> Iterable[tuple[str, bool]]: ...  # (literal, ignore_case)
     def on_line(self, line: Line) -> None: ...
