@@ -11,9 +11,7 @@ import math
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.certainty import MEDIUM, certainty_band
@@ -25,6 +23,9 @@ from nnunet_doctor.engine.versions import Version
 from nnunet_doctor.engine.wording import human
 
 from .pipeline import DiagnosisResult
+
+if TYPE_CHECKING:
+    import jinja2
 
 SCHEMA = "nnunet-doctor/report"
 SCHEMA_VERSION = 1
@@ -650,13 +651,19 @@ def wrap(text: str, width: int) -> str:
     return "\n".join(piece.rstrip() for line in lines for piece in wrap_line(line, width)) + "\n"
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 @lru_cache(maxsize=2)
 def template_environment(autoescape: bool) -> jinja2.Environment:
     """The Jinja2 environment of the report templates (autoescaping for HTML)."""
+    import jinja2
+
     loader = jinja2.FileSystemLoader(str(resources.files("nnunet_doctor.reports_templates")))
     env = jinja2.Environment(loader=loader, autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    env.filters["json"] = _json
     env.filters["indent_block"] = lambda text, width=4: "\n".join(
         (" " * width + line) if line.strip() else "" for line in str(text).splitlines())
     env.filters["md"] = markdown_text
@@ -673,6 +680,8 @@ def render(report: dict[str, Any], fmt: str, *, color: bool = False, verbose: bo
     terminal output is folded to ``width`` columns."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
+    if fmt == "json" and template_name is None:
+        return _json(report) + "\n"  # no layout to apply: no template to load, and no Jinja to import
     template = template_environment(fmt == "html").get_template(template_name or f"{fmt}.j2")
 
     def style(text: Any, name: str) -> str:
