@@ -210,7 +210,8 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         click.echo(traceback.format_exc() if verbose else f"  {sys.exc_info()[1]!r} (use -v for the traceback)", err=True)
         ctx.exit(EXIT_INTERNAL)
     found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in report["causes"])
-    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if report["unexplained"] else EXIT_NOTHING_FOUND)
+    unsettled = report["unexplained"] or report["summary"]["incomplete"]  # an error no rule explains, a crashed probe
+    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if unsettled else EXIT_NOTHING_FOUND)
 
 
 _rules_option = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
