@@ -324,3 +324,22 @@ def test_fixes_show_values_captured_from_a_log_in_words() -> None:
     fix = render_fix("No label file for: {{ missing }}; plans have {{ configs }}; found {{ found }}", FactBase(),
                      {"missing": "[np.str_('case_002')]", "configs": ["2d", "3d_fullres"], "found": "[0, 1, 3]"})
     assert fix == "No label file for: case_002; plans have 2d, 3d_fullres; found [0, 1, 3]"
+
+
+def test_a_crashed_probe_is_reported_first_and_its_area_unknown() -> None:
+    """A probe that could not finish used to leave '✓ no problem found' on the first line and exit 0."""
+    from nnunet_doctor.probes.runner import ProbeReport
+
+    result = run_diagnosis(DiagnosisRequest(log_texts={"train.log": "Epoch 1\n"}, dataset="/nowhere", offline=True,
+                                            probes={"log"}))
+    result.probe_reports.append(ProbeReport("dataset", "failed", 0.1, "RecursionError: maximum recursion depth"))
+    report = build_report(result)
+    jsonschema.validate(report, SCHEMA)
+    assert report["summary"]["incomplete"] and report["incomplete"][0]["areas"] == ["Dataset"]
+    assert dict((item["area"], item["mark"]) for item in report["checklist"])["Dataset"] == "?"
+    for fmt in ("terminal", "markdown", "html"):
+        text = render(report, fmt, verbose=True)
+        assert "no problem found." not in text.replace("No known problem found in what", "")
+        assert "✓ No known problem found" not in text and "✓ nnunet-doctor" not in text
+        assert "not checked to the end: the dataset probe crashed (RecursionError" in text.replace("</strong>", "")
+    assert render(report, "terminal").startswith("? nnunet-doctor: Dataset not checked to the end")
