@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 from typing import AbstractSet, Any, Iterable, NamedTuple, Protocol
 
-from nnunet_doctor.engine.pack_cache import cache_dir
+from nnunet_doctor.engine.pack_cache import cache_dir, private
 
 from .reader import BLOCK_BYTES, Block, LogInput, ReadNote, clean_line
 
@@ -132,9 +132,12 @@ class _HyperscanPrefilter:
         expressions = [anchor.text.encode("utf-8") for anchor in anchors]
         key = hashlib.sha256(repr((getattr(hyperscan, '__version__', ''), expressions, flags)).encode()).hexdigest()[:24]
         folder = cache_dir()
-        cached = folder / f"hyperscan-{key}.db" if folder else None
+        # a database is loaded only from a folder and file no other user can write (like the rule-pack cache)
+        cached = folder / f"hyperscan-{key}.db" if folder and private(folder) else None
         try:
-            self._database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)  # type: ignore[union-attr]
+            if cached is None or not private(cached):
+                raise OSError("no private cache")
+            self._database = hyperscan.loadb(cached.read_bytes(), hyperscan.HS_MODE_BLOCK)
         except (OSError, AttributeError, hyperscan.error):
             self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self._database.compile(expressions=expressions, ids=list(range(len(anchors))), elements=len(anchors),
