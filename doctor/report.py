@@ -673,8 +673,27 @@ def wrap_line(line: str, width: int) -> list[str]:
 
 
 def wrap(text: str, width: int) -> str:
-    lines = text.rstrip("\n").split("\n")
-    return "\n".join(piece.rstrip() for line in lines for piece in wrap_line(line, width)) + "\n"
+    r"""Terminal text folded to ``width``, except the command lines of a fix (indented under ``fix:``): a command
+    folded at a space would become two commands when pasted, the second one made of whatever text follows (a file
+    named ``a ;touch x; b.nii.gz``). A long command runs past the width; the terminal soft-wraps it.
+
+    >>> print(wrap("  fix:\n    Move the files:\n      mv 'a ;touch x; b.nii.gz' 'c.nii.gz'", 30), end="")
+      fix:
+        Move the files:
+          mv 'a ;touch x; b.nii.gz' 'c.nii.gz'
+    """
+    out: list[str] = []
+    in_fix = False
+    for line in text.rstrip("\n").split("\n"):
+        plain = _ANSI_CODE.sub("", line)
+        indent = len(plain) - len(plain.lstrip(" "))
+        if plain.strip() and indent < 4:
+            in_fix = plain.strip() == "fix:"
+        if in_fix and indent >= 6:
+            out.append(line.rstrip())
+            continue
+        out += [piece.rstrip() for piece in wrap_line(line, width)]
+    return "\n".join(out) + "\n"
 
 
 @lru_cache(maxsize=2)
