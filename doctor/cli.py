@@ -64,7 +64,7 @@ def _fail(exc: DoctorError) -> _Failure:
 def _use_color(fmt: str, output: Path | None) -> bool:
     if fmt != "terminal" or output is not None or os.environ.get("NO_COLOR"):
         return False
-    return sys.stdout.isatty()
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 def _stdin() -> BinaryIO:
@@ -138,11 +138,36 @@ def _check_log_paths(logs: tuple[str, ...]) -> None:
 
 def _write(text: str, output: Path | None, inputs: tuple[str, ...] = ()) -> None:
     if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
+        _echo_report(text)
         return
     from .output import write_output
 
     write_output(text, output, inputs)
+
+
+def _echo_report(text: str) -> None:
+    """The report on standard output; a closed or full standard output is an error of one line (exit 2), and a
+    reader that went away (``| head``) ends the run quietly."""
+    if sys.stdout is None:
+        raise InputError("standard output is closed; write the report to a file with -o FILE")
+    try:
+        click.echo(text, nl=not text.endswith("\n"))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        raise InputError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at the null device, so that the interpreter's last flush does not fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -237,7 +262,8 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         click.echo(traceback.format_exc() if verbose else f"  {sys.exc_info()[1]!r} (use -v for the traceback)", err=True)
         ctx.exit(EXIT_INTERNAL)
     found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in report["causes"])
-    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if report["unexplained"] else EXIT_NOTHING_FOUND)
+    unsettled = report["unexplained"] or report["summary"]["incomplete"]  # an error no rule explains, a crashed probe
+    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if unsettled else EXIT_NOTHING_FOUND)
 
 
 _rules_option = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",

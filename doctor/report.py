@@ -430,16 +430,40 @@ _AREAS = (("environment", "Environment and installation", "machine"), ("data", "
           ("training", "Training", "log"), ("inference", "Inference", "log"))
 
 
-def _checklist(causes: list[dict[str, Any]], given: dict[str, bool], training: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _incomplete(probe_reports: Any) -> list[dict[str, Any]]:
+    """The probes that could not finish (crashed or timed out), each with the input it reads and the areas it
+    checks: what they would have found is unknown, so those areas are never shown as healthy."""
+    from nnunet_doctor.probes.runner import PROBES
+
+    needs = {entry.name: entry.needs for entry in PROBES}
+    out = []
+    for report in probe_reports:
+        if report.status != "failed":
+            continue
+        kind = needs.get(report.name, "other")
+        detail = report.detail if len(report.detail) <= 200 else report.detail[:199] + "…"
+        out.append({"probe": report.name, "input": kind, "detail": detail,
+                    "areas": [title for _, title, area_needs in _AREAS
+                              if area_needs == kind or (kind == "results" and area_needs == "dataset")]})
+    return out
+
+
+def _checklist(causes: list[dict[str, Any]], given: dict[str, bool], training: dict[str, Any] | None,
+               incomplete: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per area, like ``flutter doctor``: ✗ a likely cause, ! a possible one, ✓ checked and clean,
-    ? not checked (and the input that would check it)."""
+    ? not checked (and the input that would check it) or not checked to the end (a probe crashed)."""
     out = []
     for phase, title, needs in _AREAS:
         found = [c for c in causes if c["phase"] == phase and c["band"] != "low"]
         checked = given.get(needs, False) or (phase == "data" and given.get("results", False))
+        crashed = [entry for entry in incomplete if title in entry["areas"]]
         if found:
             mark = "✗" if any(c["band"] == "high" for c in found) else "!"
             text = ", ".join(c["cause"] for c in found)
+        elif crashed:
+            mark = "?"
+            text = "not checked to the end: " + "; ".join(f"the {entry['probe']} probe crashed ({entry['detail']})"
+                                                          for entry in crashed)
         elif checked:
             mark = "✓"
             text = training["headline"]["text"] if phase == "training" and training else "nothing wrong found"
@@ -559,6 +583,7 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
     given = _given(request)
     unknown_inputs = _unknown_inputs(diagnosis.unknowns, pack, given)
     training = _training(facts, causes)
+    incomplete = _incomplete(result.probe_reports)
     return {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "tool": {"name": "nnunet-doctor", "version": __version__},
@@ -569,11 +594,13 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
                    "results": str(request.results) if request.results else None, "offline": request.offline,
                    "bundle": str(request.bundle) if request.bundle else None},
         "summary": {"found": found, "causes": len(causes), "shown": len(shown),
-                    "top": shown[0]["cause"] if shown else None, "unexplained": result.unexplained is not None},
+                    "top": shown[0]["cause"] if shown else None, "unexplained": result.unexplained is not None,
+                    "incomplete": bool(incomplete)},
+        "incomplete": incomplete,
         "unexplained": result.unexplained.to_json() if result.unexplained is not None else None,
         "causes": shown,
         "training": training,
-        "checklist": _checklist(causes, given, training),
+        "checklist": _checklist(causes, given, training, incomplete),
         "versions": _versions(facts, request),
         "unknowns": [{"fact": u.fact, "settled_by": u.settled_by, "reason": u.reason, "rules": list(u.rules),
                       "causes": list(u.causes)} for u in diagnosis.unknowns],
@@ -647,8 +674,27 @@ def wrap_line(line: str, width: int) -> list[str]:
 
 
 def wrap(text: str, width: int) -> str:
-    lines = text.rstrip("\n").split("\n")
-    return "\n".join(piece.rstrip() for line in lines for piece in wrap_line(line, width)) + "\n"
+    r"""Terminal text folded to ``width``, except the command lines of a fix (indented under ``fix:``): a command
+    folded at a space would become two commands when pasted, the second one made of whatever text follows (a file
+    named ``a ;touch x; b.nii.gz``). A long command runs past the width; the terminal soft-wraps it.
+
+    >>> print(wrap("  fix:\n    Move the files:\n      mv 'a ;touch x; b.nii.gz' 'c.nii.gz'", 30), end="")
+      fix:
+        Move the files:
+          mv 'a ;touch x; b.nii.gz' 'c.nii.gz'
+    """
+    out: list[str] = []
+    in_fix = False
+    for line in text.rstrip("\n").split("\n"):
+        plain = _ANSI_CODE.sub("", line)
+        indent = len(plain) - len(plain.lstrip(" "))
+        if plain.strip() and indent < 4:
+            in_fix = plain.strip() == "fix:"
+        if in_fix and indent >= 6:
+            out.append(line.rstrip())
+            continue
+        out += [piece.rstrip() for piece in wrap_line(line, width)]
+    return "\n".join(out) + "\n"
 
 
 def _json(value: Any) -> str:

@@ -21,6 +21,7 @@ from nnunet_doctor.engine.facts import Provenance, Record
 
 from ..base import FactSink, ProbeContext
 from ..extras import missing, unavailable
+from ..files import read_small_text
 from .cache import CaseCache
 from .cases import describe, task_key
 from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
@@ -62,8 +63,8 @@ def raw_dataset(context: ProbeContext) -> RawDataset | None:
     info, error = DatasetJson(), None
     if path.is_file():
         try:
-            info = parse_dataset_json(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
+            info = parse_dataset_json(read_small_text(path))
+        except (OSError, ValueError) as exc:
             error = f"cannot read dataset.json: {exc}"
     file_ending = info.file_ending or guess_file_ending(where.raw)
     layout = read_layout(where.raw, file_ending, info.channel_count, info.file_list)

@@ -43,7 +43,7 @@ import re
 from pathlib import Path
 from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Protocol
 
-from nnunet_doctor.engine.pack_cache import cache_dir
+from nnunet_doctor.engine.pack_cache import cache_dir, private
 
 from .reader import BLOCK_BYTES, Block, LogInput, ReadNote, clean_line
 
@@ -154,9 +154,12 @@ class _HyperscanPrefilter:
         expressions = [anchor.text.encode("utf-8") for anchor in anchors.values()]
         key = hashlib.sha256(repr((getattr(hyperscan, '__version__', ''), expressions, flags)).encode()).hexdigest()[:24]
         folder = cache_dir() if cached else None
-        path = folder / f"hyperscan-{key}.db" if folder else None
+        # a database is loaded only from a folder and file no other user can write (like the rule-pack cache)
+        path = folder / f"hyperscan-{key}.db" if folder and private(folder) else None
         try:
-            self._database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)  # type: ignore[union-attr]
+            if path is None or not private(path):
+                raise OSError("no private cache")
+            self._database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
         except (OSError, AttributeError, hyperscan.error):
             self._database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self._database.compile(expressions=expressions, ids=list(anchors), elements=len(anchors),

@@ -199,3 +199,15 @@ def test_any_json_read_as_a_bundle_is_a_bundle_or_an_input_error(tmp_path_factor
         read_bundle(path, _pack())
     except InputError as exc:
         assert str(exc).startswith(str(path))
+
+
+@pytest.mark.parametrize("redirect", [">&-", "> /dev/full"])
+def test_a_closed_or_full_standard_output_is_one_clear_error(tmp_path: Path, redirect: str) -> None:
+    if "full" in redirect and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    log = tmp_path / "train.log"
+    log.write_text(OOM + "x)\n", encoding="utf-8")
+    done = subprocess.run(["bash", "-c", f'"$0" -m nnunet_doctor --log "$1" --offline {redirect}', sys.executable,
+                           str(log)], capture_output=True, text=True, timeout=BOUND, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("diagnose: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
