@@ -24,7 +24,7 @@ from nnunet_doctor.engine.diagnosis import RankedCause
 from nnunet_doctor.engine.facts import FactBase, Record
 
 from .pipeline import DiagnosisResult
-from .report import FOUND_THRESHOLD, MARKS, STYLES
+from .report import MARKS, STYLES
 
 
 @dataclass(frozen=True)
@@ -305,7 +305,7 @@ def build_checkup(result: DiagnosisResult) -> dict[str, Any]:
                       "seconds": round(seconds, 2) if report is not None else None})
     others = [_cause_entry(c) for c in diagnosis.causes if c.cause not in placed]
     probe_sources = {f"probe {area.probe}" for area in AREAS} | {"probe functional"}
-    found = [c for c in diagnosis.causes if c.certainty >= FOUND_THRESHOLD]
+    found = diagnosis.found
     problems = sum(1 for c in found if c.best.rule.severity == "error")
     warnings = len(found) - problems
     counts = {mark: sum(1 for a in areas if a["mark"] == mark) for mark in _MARK_ORDER}

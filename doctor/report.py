@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from nnunet_doctor import __version__
-from nnunet_doctor.engine.certainty import MEDIUM, certainty_band
+from nnunet_doctor.engine.certainty import certainty_band, is_found
 from nnunet_doctor.engine.chaining import Firing
 from nnunet_doctor.engine.diagnosis import Evidence, RankedCause, UnknownThatMattered, record_text
 from nnunet_doctor.engine.evaluation import UNKNOWN
@@ -24,15 +24,13 @@ from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.versions import Version
 from nnunet_doctor.engine.wording import human
 
+from .output import FORMATS
 from .pipeline import DiagnosisResult
 
 SCHEMA = "nnunet-doctor/report"
 SCHEMA_VERSION = 1
-FORMATS = ("terminal", "markdown", "html", "json")
 MARKS = {"high": "✗", "medium": "!", "low": "·"}
 STYLES = {"high": "red", "medium": "yellow", "low": "dim"}
-#: a diagnosis "found something" (exit code 1) when a cause reaches this certainty
-FOUND_THRESHOLD = MEDIUM  # the one definition lives in engine/certainty.py
 
 
 def jsonable(value: Any) -> Any:
@@ -434,7 +432,7 @@ def _checklist(causes: list[dict[str, Any]], given: dict[str, bool], training: d
     ? not checked (and the input that would check it)."""
     out = []
     for phase, title, needs in _AREAS:
-        found = [c for c in causes if c["phase"] == phase and c["band"] != "low"]
+        found = [c for c in causes if c["phase"] == phase and is_found(c["certainty"])]
         checked = given.get(needs, False) or (phase == "data" and given.get("results", False))
         if found:
             mark = "✗" if any(c["band"] == "high" for c in found) else "!"
@@ -553,7 +551,7 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
         for firing in cause.supporting + cause.weakening:
             for name, fact in firing.evaluation.facts_used.items():
                 used[name] = _fact_entry(fact, firing.evaluation.witnesses.get(name, []))
-    found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in causes)
+    found = any(is_found(cause["certainty"]) for cause in causes)
     facts = diagnosis.facts
     given = _given(request)
     unknown_inputs = _unknown_inputs(diagnosis.unknowns, pack, given)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.diagnosis import Diagnosis, firing_evidence
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.rules import Rule, RuleTest
@@ -148,9 +149,7 @@ class HealthyOutcome:
 
     @property
     def alarms(self) -> tuple[tuple[str, float, str], ...]:
-        from .report import FOUND_THRESHOLD
-
-        return tuple(cause for cause in self.causes if cause[1] >= FOUND_THRESHOLD)
+        return tuple(cause for cause in self.causes if is_found(cause[1]))
 
 
 def healthy_corpus(pack: RulePack) -> list[Path]:

@@ -24,8 +24,6 @@ from nnunet_doctor.engine.evaluation import Evaluation
 from nnunet_doctor.engine.facts import Provenance, Record
 from nnunet_doctor.engine.rules import Rule
 
-#: a cause reaches this certainty to count as found (the report's threshold; duplicated to avoid an import cycle)
-FOUND_THRESHOLD = 0.4
 #: the strongest a candidate from a catalog message can be: low, whatever the similarity
 CANDIDATE_CERTAINTY = 0.3
 #: token_sort_ratio from which a catalog message is "near" an unexplained error
@@ -113,7 +111,7 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
     if found is None:
         return None
     error, at_line = found
-    if any(cause.certainty >= FOUND_THRESHOLD and _explains(cause, error) for cause in diagnosis.causes):
+    if any(_explains(cause, error) for cause in diagnosis.found):
         return None
     from nnunet_doctor.rules.catalog import Binding, MessageCatalog
 

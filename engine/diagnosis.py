@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band
+from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band, is_found
 from .chaining import ChainResult, Firing, run
 from .facts import FactBase, Provenance, Record
 from .pack import RulePack
@@ -57,6 +57,11 @@ class RankedCause:
     @property
     def band(self) -> str:
         return certainty_band(self.certainty)
+
+    @property
+    def found(self) -> bool:
+        """Whether this cause counts as found (see :func:`.certainty.is_found`)."""
+        return is_found(self.certainty)
 
     @property
     def best(self) -> Firing:
@@ -118,6 +123,11 @@ class Diagnosis:
     @property
     def facts(self) -> FactBase:
         return self.chain.facts
+
+    @property
+    def found(self) -> list[RankedCause]:
+        """The causes that count as found (medium certainty or more), best first."""
+        return [cause for cause in self.causes if cause.found]
 
 
 def _rank_key(cause: RankedCause) -> tuple[Any, ...]:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.pipeline import DiagnosisRequest, run_diagnosis
 from nnunet_doctor.testing import diagnose_text
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "real"
-MEDIUM = 0.4
 
 #: failing real runs -> the cause that must rank first
 FAILING = {
@@ -87,7 +87,7 @@ def test_a_failing_real_run_gets_its_cause_first(pack: RulePack, name: str) -> N
 
 @pytest.mark.parametrize("name", HEALTHY)
 def test_no_cause_reaches_medium_certainty_on_a_successful_run(pack: RulePack, name: str) -> None:
-    assert [(cause, certainty) for cause, certainty in ranked(pack, name) if certainty >= MEDIUM] == []
+    assert [(cause, certainty) for cause, certainty in ranked(pack, name) if is_found(certainty)] == []
 
 
 @pytest.mark.parametrize("name", sorted(FAILING))
