@@ -100,7 +100,7 @@ def _evidence(item: Evidence, read: set[str], vocabulary: Any) -> dict[str, Any]
     value = item.value
     if item.kind == "fact" and isinstance(value, dict) and "id" in value and ("images" in value or "label" in value):
         file, text = _case_evidence(value, read)
-        where = f"{item.provenance.source} {file}"
+        where = f"{item.provenance.source.label} {file}"
     elif item.kind == "fact" and item.name is not None and not isinstance(value, dict):
         spec = vocabulary.specs.get(item.name) if vocabulary is not None else None
         what = spec.description if spec is not None else item.name
@@ -460,7 +460,7 @@ def _where(fact: Fact | None, bundle: Any) -> str:
     if fact is None:
         return ""
     provenance = fact.provenance
-    if provenance.source == "log":
+    if provenance.source.is_log:
         return provenance.describe()
     return f"bundle {bundle}" if bundle is not None else "this machine"
 
@@ -576,7 +576,7 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
                       "causes": list(u.causes)} for u in diagnosis.unknowns],
         "unknown_inputs": unknown_inputs,
         "to_settle": _to_settle(unknown_inputs),
-        "findings": [{"source": f.source, "message": f.message, "severity": f.severity} for f in diagnosis.findings],
+        "findings": [{"source": str(f.source), "message": f.message, "severity": f.severity} for f in diagnosis.findings],
         "probes": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "detail": r.detail}
                    for r in result.probe_reports],
         "facts": dict(sorted(used.items())),

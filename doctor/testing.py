@@ -19,6 +19,7 @@ from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.diagnosis import Diagnosis, firing_evidence
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.rules import Rule, RuleTest
+from nnunet_doctor.engine.sources import INPUT, Source
 
 from .pipeline import DiagnosisRequest, run_diagnosis
 
@@ -131,7 +132,7 @@ def run_rule_tests(pack: RulePack, rule_ids: Iterable[str] | None = None) -> lis
             continue
         for test in rule.tests:
             diagnosis = diagnose_text(test.log or "", test.facts, pack=pack)
-            problems = tuple(f.message for f in diagnosis.findings if f.source in (f"rule {rule.id}", "input"))
+            problems = tuple(f.message for f in diagnosis.findings if f.source in (Source.rule(rule.id), INPUT))
             outcomes.append(RuleTestOutcome(rule, test, rule.id in fired_rules(diagnosis), problems,
                                             _mismatches(rule, test, diagnosis)))
     return outcomes

@@ -22,6 +22,7 @@ from nnunet_doctor.engine.conditions import Condition, Literal
 from nnunet_doctor.engine.diagnosis import Diagnosis, RankedCause
 from nnunet_doctor.engine.evaluation import Evaluation
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.rules import Rule
 
 #: the strongest a candidate from a catalog message can be: low, whatever the similarity
@@ -226,7 +227,7 @@ def add_candidates(diagnosis: Diagnosis, error: UnexplainedError) -> None:
                     when=Condition("the log's error is near a catalog message", Literal((0, 0), True)),
                     fix=_fix(error, near, cause))
         record = Record({"text": error.text[:600], "line": error.line, "file": error.file},
-                        Provenance("log", error.file, (error.line, error.line), f"unexplained error; nearest "
+                        Provenance(LOG, error.file, (error.line, error.line), f"unexplained error; nearest "
                                    f"catalog message {near.package} {near.releases} {near.source}"))
         evaluation = Evaluation(True, frozenset(), witnesses={"log.root_exception": [record]})
         firing = Firing(rule, {}, evaluation, rule.fix)

@@ -12,6 +12,7 @@ from typing import Any
 from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band, is_found
 from .chaining import ChainResult, Firing, run
 from .facts import FactBase, Provenance, Record
+from .sources import UNKNOWN, Source
 from .pack import RulePack
 from .rules import PHASES, SEVERITIES
 
@@ -31,7 +32,7 @@ class Evidence:
 class Finding:
     """Something about the diagnosis itself: a probe that failed or timed out, a rule that crashed."""
 
-    source: str
+    source: Source
     message: str
     severity: str = "warning"
 
@@ -96,13 +97,13 @@ def firing_evidence(firing: Firing) -> list[Evidence]:
     witnessed = firing.evaluation.witnesses
     for name, records in witnessed.items():
         for record in records:
-            provenance = record.provenance or Provenance("unknown")
-            kind = "log" if provenance.lines and provenance.source == "log" else "fact"
+            provenance = record.provenance or Provenance(UNKNOWN)
+            kind = "log" if provenance.is_log_line else "fact"
             out.append(Evidence(kind, record_text(record), provenance, name,
                                 dict(record.fields) if kind == "fact" else None))
     for variable, record in firing.bindings.items():
-        provenance = record.provenance or Provenance("unknown")
-        kind = "log" if provenance.lines and provenance.source == "log" else "fact"
+        provenance = record.provenance or Provenance(UNKNOWN)
+        kind = "log" if provenance.is_log_line else "fact"
         out.append(Evidence(kind, record_text(record), provenance, variable, dict(record.fields)))
     for name, fact in firing.evaluation.facts_used.items():
         if name in witnessed or isinstance(fact.value, list) and (not fact.value or isinstance(fact.value[0], Record)):
@@ -191,6 +192,6 @@ def diagnose(pack: RulePack, facts: FactBase, findings: list[Finding] | None = N
     """Run the rules on the facts and rank the causes; never raises for a rule's own failure."""
     chain = run(pack, facts)
     all_findings = list(findings or [])
-    all_findings += [Finding(f"rule {failure.rule.id}", failure.message, "error") for failure in chain.failures]
+    all_findings += [Finding(Source.rule(failure.rule.id), failure.message, "error") for failure in chain.failures]
     causes = rank(chain.firings, pack, ALGEBRAS[algebra])
     return Diagnosis(causes, chain, all_findings, unknowns_that_mattered(chain, pack), pack, algebra)

@@ -14,8 +14,9 @@ Windows settles, else ``env.shell``; bash when neither is known):
 - ``{{ dataset_id() }}``: the dataset id of the run, or ``DATASET_ID`` when it is unknown.
 
 >>> from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
+>>> from nnunet_doctor.engine.sources import Source
 >>> base = FactBase()
->>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance("environment")))
+>>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance(Source.probe("environment"))))
 >>> render_fix("export nnUNet_raw={{ env.nnUNet_raw }} ({{ env.nnUNet_results }})", base)
 'export nnUNet_raw=/data/raw (<unknown>)'
 """

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, ClassVar, Mapping, Protocol
 
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.signatures import SignatureSet
+from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.vocabulary import Vocabulary
 
 
@@ -55,7 +56,7 @@ class FactSink:
         if error:
             self.problems.append(error)
             return
-        provenance = provenance or Provenance(self.probe, **where)
+        provenance = provenance or Provenance(Source.probe(self.probe), **where)
         if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
             value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
         self.facts.append(Fact(name, value, provenance))
@@ -65,7 +66,7 @@ class FactSink:
         if name not in self.vocabulary:
             self.problems.append(f"fact '{name}' is not in the vocabulary")
             return
-        self.facts.append(Fact(name, Unknown(reason), Provenance(self.probe, detail=reason)))
+        self.facts.append(Fact(name, Unknown(reason), Provenance(Source.probe(self.probe), detail=reason)))
 
     def note(self, message: str, severity: str = "info") -> None:
         """Say something about the probe itself: not applicable here, timed out, its subprocess died.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import Source
 
 from ..base import FactSink, ProbeContext
 from ..extras import missing, unavailable
@@ -118,7 +119,7 @@ class DatasetProbe:
                                "checking cases" if voxels else "reading headers")
         facts = describe(layout, raw.info, measured)
         sink.add("dataset.voxels_checked", voxels)
-        sink.add("dataset.file_issues", [Record(issue.as_fields(), Provenance("dataset", f"{issue.folder}/{issue.file}"))
+        sink.add("dataset.file_issues", [Record(issue.as_fields(), Provenance(Source.probe("dataset"), f"{issue.folder}/{issue.file}"))
                                          for issue in layout.issues + facts.issues])
         sink.add("dataset.cases", [_record(fields, TRAIN_IMAGES) for fields in facts.cases])
         sink.add("dataset.test_cases", [_record(fields, TEST_IMAGES) for fields in facts.test_cases])
@@ -189,13 +190,13 @@ def _content_facts(raw: RawDataset, tasks: dict[str, CaseTask], measured: dict[s
             cache.put("content_issues", [(digest, 0, 0)], found)
             cache.save()
     sink.add("dataset.content_profiled", found["profiled"])
-    sink.add("dataset.content_issues", [Record(fields, Provenance("dataset", fields["file"])) for fields in found["issues"]])
+    sink.add("dataset.content_issues", [Record(fields, Provenance(Source.probe("dataset"), fields["file"])) for fields in found["issues"]])
 
 
 def _record(fields: dict[str, Any], folder: str) -> Record:
     """A case record whose provenance names its first file, so evidence points at something one can open."""
     first = fields["images"][0] if fields.get("images") else None
-    return Record(fields, Provenance("dataset", f"{folder}/{first}" if first else folder))
+    return Record(fields, Provenance(Source.probe("dataset"), f"{folder}/{first}" if first else folder))
 
 
 def _dataset_json_facts(raw: RawDataset, sink: FactSink) -> None:
@@ -203,7 +204,7 @@ def _dataset_json_facts(raw: RawDataset, sink: FactSink) -> None:
     if not raw.json_present:
         return
     info = raw.info
-    where = Provenance("dataset", "dataset.json")
+    where = Provenance(Source.probe("dataset"), "dataset.json")
     problems = [problem.as_fields() for problem in info.problems]
     if raw.json_error:
         problems.append({"kind": "syntax", "key": "", "message": raw.json_error})

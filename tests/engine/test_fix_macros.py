@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
+from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.fix_templates import render_fix
 from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.testing import diagnose_text
@@ -54,8 +55,8 @@ def test_the_paths_fix_in_each_shell(pack, log: str, shell: str | None, now: str
 def test_the_dataset_macro_names_the_run_or_a_placeholder() -> None:
     facts = FactBase()
     assert render_fix("nnUNetv2_train {{ dataset_id() }} 3d_fullres 0", facts) == "nnUNetv2_train DATASET_ID 3d_fullres 0"
-    facts.add(Fact("run.dataset_id", 4, Provenance("rules")))
-    facts.add(Fact("env.shell", "cmd", Provenance("environment")))
+    facts.add(Fact("run.dataset_id", 4, Provenance(Source.probe("rules"))))
+    facts.add(Fact("env.shell", "cmd", Provenance(Source.probe("environment"))))
     assert render_fix("nnUNetv2_train {{ dataset_id() }} 3d_fullres 0 && {{ set_var('nnUNet_n_proc_DA', 4) }}",
                       facts) == "nnUNetv2_train 4 3d_fullres 0 && set nnUNet_n_proc_DA=4"
 

@@ -12,6 +12,7 @@ import pytest
 
 from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.pack import RulePack
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.pipeline import DiagnosisRequest, run_diagnosis
 from nnunet_doctor.testing import diagnose_text
@@ -101,4 +102,4 @@ def test_the_log_probe_never_crashes_on_a_rule_test_input(pack: RulePack) -> Non
     logs = {test.log for rule in pack.rules for test in rule.tests if test.log}
     for log in sorted(logs):
         diagnosis = diagnose_text(log, pack=pack)
-        assert not [f.message for f in diagnosis.findings if f.source == "probe log" and f.severity == "error"], log
+        assert not [f.message for f in diagnosis.findings if f.source == LOG and f.severity == "error"], log
