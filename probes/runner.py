@@ -81,7 +81,7 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
             module_name, class_name = entry.target.split(":")
             module = importlib.import_module(f"{__package__}.{module_name}")
             probe = getattr(module, class_name)()
-            context.options["_established"] = list(facts)  # what earlier probes found (the dataset probe reads -i)
+            context.established = list(facts)  # what earlier probes found (the dataset probe reads -i)
             probe.collect(context, sink)
             status, detail = "ran", sink.detail
         except Exception as exc:  # a probe must never take the diagnosis down

@@ -33,13 +33,13 @@ from .profiles import PROFILES_VERSION, Profiled, content_issues
 from .scan import file_keys, measure_all
 
 
+def _locate(context: ProbeContext) -> DatasetLocation:
+    return locate(str(context.dataset), context.environ)
+
+
 def located(context: ProbeContext) -> DatasetLocation:
     """The dataset's folders, resolved once per diagnosis and shared by the dataset, preprocessed and results probes."""
-    cached = context.options.get("_dataset_location")
-    if not isinstance(cached, DatasetLocation):
-        cached = locate(str(context.dataset), context.environ)
-        context.options["_dataset_location"] = cached
-    return cached
+    return context.shared(_locate)
 
 
 @dataclass
@@ -53,12 +53,13 @@ class RawDataset:
 
 def raw_dataset(context: ProbeContext) -> RawDataset | None:
     """dataset.json and the file listing of the raw folder, read once per diagnosis (None: no raw folder)."""
+    return context.shared(_read_raw_dataset)
+
+
+def _read_raw_dataset(context: ProbeContext) -> RawDataset | None:
     where = located(context)
     if where.raw is None:
         return None
-    cached = context.options.get("_raw_dataset")
-    if isinstance(cached, RawDataset):
-        return cached
     path = where.raw / "dataset.json"
     info, error = DatasetJson(), None
     if path.is_file():
@@ -68,9 +69,7 @@ def raw_dataset(context: ProbeContext) -> RawDataset | None:
             error = f"cannot read dataset.json: {exc}"
     file_ending = info.file_ending or guess_file_ending(where.raw)
     layout = read_layout(where.raw, file_ending, info.channel_count, info.file_list)
-    raw = RawDataset(where.raw, info, layout, path.is_file(), error)
-    context.options["_raw_dataset"] = raw
-    return raw
+    return RawDataset(where.raw, info, layout, path.is_file(), error)
 
 
 class DatasetProbe:
@@ -141,7 +140,7 @@ def _input_profiles(raw: RawDataset, context: ProbeContext) -> list[Profiled]:
     """Content profiles of the images a prediction log's ``-i`` names (:mod:`.inputs`), measured without the cache."""
     out = []
     ending = raw.info.file_ending or ".nii.gz"
-    for folder in predicted_folders(context.options.get("_established", [])):
+    for folder in predicted_folders(context.established):
         cases = input_cases(folder, ending)
         tasks = {f"input/{case.id}": CaseTask(str(folder), tuple(case.images), None, True) for case in cases}
         stats = {name: (-1, -1) for case in cases for name in case.images}
