@@ -23,22 +23,9 @@ from nnunet_doctor.engine.errors import DoctorError, InputError, RuleLoadError
 
 if TYPE_CHECKING:
     from nnunet_doctor.engine.pack import RulePack
+from .output import FORMAT_ALIASES, FORMATS, output_format
 
 EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNEXPLAINED = 0, 1, 2, 3, 4
-FORMATS = ("terminal", "markdown", "html", "json")
-#: what --format also accepts, and the format an output file's extension picks
-FORMAT_ALIASES = {"md": "markdown", "txt": "terminal", "text": "terminal", "htm": "html"}
-EXTENSION_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".json": "json",
-                     ".txt": "terminal"}
-
-
-def _format(fmt: str | None, output: Path | None) -> str:
-    """--format if given, else the output file's extension, else the terminal."""
-    if fmt is not None:
-        return FORMAT_ALIASES.get(fmt, fmt)
-    if output is not None:
-        return EXTENSION_FORMATS.get(output.suffix.lower(), "terminal")
-    return "terminal"
 
 
 def _width(width: int | None) -> int:
@@ -218,9 +205,9 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
     if ctx.invoked_subcommand is not None:
         return
     from .pipeline import DiagnosisRequest, run_diagnosis
-    from .report import FOUND_THRESHOLD, build_report, render
+    from .report import build_report, render
 
-    fmt = _format(fmt, output)
+    fmt = output_format(fmt, output)
     checkup = not (logs or dataset or results or offline or bundle) and fmt == "terminal"
     try:
         _check_log_paths(logs)
@@ -261,7 +248,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         click.echo("diagnose: internal error (please report it):", err=True)
         click.echo(traceback.format_exc() if verbose else f"  {sys.exc_info()[1]!r} (use -v for the traceback)", err=True)
         ctx.exit(EXIT_INTERNAL)
-    found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in report["causes"])
+    found = report["summary"]["found"]
     unsettled = report["unexplained"] or report["summary"]["incomplete"]  # an error no rule explains, a crashed probe
     ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if unsettled else EXIT_NOTHING_FOUND)
 

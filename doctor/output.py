@@ -1,4 +1,8 @@
-"""Writing what the tool produces (reports, bundles, docs): never onto an input, never half-written.
+"""What the tool produces: the report formats, and writing them (reports, bundles, docs) never onto an input,
+never half-written.
+
+>>> output_format(None, Path("report.md")), output_format("txt", None)
+('markdown', 'terminal')
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -20,6 +24,22 @@ from pathlib import Path
 from typing import Iterable
 
 from nnunet_doctor.engine.errors import InputError
+
+#: the formats a report is laid out in (one template each: reports_templates/<format>.j2)
+FORMATS = ("terminal", "markdown", "html", "json")
+#: what --format also accepts, and the format an output file's extension picks
+FORMAT_ALIASES = {"md": "markdown", "txt": "terminal", "text": "terminal", "htm": "html"}
+EXTENSION_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".json": "json",
+                     ".txt": "terminal"}
+
+
+def output_format(fmt: str | None, output: Path | None) -> str:
+    """--format if given (an alias resolved), else the output file's extension, else the terminal."""
+    if fmt is not None:
+        return FORMAT_ALIASES.get(fmt, fmt)
+    if output is not None:
+        return EXTENSION_FORMATS.get(output.suffix.lower(), "terminal")
+    return "terminal"
 
 
 def _same_file(output: Path, given: str) -> bool:

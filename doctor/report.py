@@ -14,7 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from nnunet_doctor import __version__
-from nnunet_doctor.engine.certainty import MEDIUM, certainty_band
+from nnunet_doctor.engine.certainty import certainty_band, is_found
 from nnunet_doctor.engine.chaining import Firing
 from nnunet_doctor.engine.diagnosis import Evidence, RankedCause, UnknownThatMattered, record_text
 from nnunet_doctor.engine.evaluation import UNKNOWN
@@ -22,6 +22,7 @@ from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.versions import Version
 from nnunet_doctor.engine.wording import human
 
+from .output import FORMATS
 from .pipeline import DiagnosisResult
 
 if TYPE_CHECKING:
@@ -29,11 +30,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "nnunet-doctor/report"
 SCHEMA_VERSION = 1
-FORMATS = ("terminal", "markdown", "html", "json")
 MARKS = {"high": "✗", "medium": "!", "low": "·"}
 STYLES = {"high": "red", "medium": "yellow", "low": "dim"}
-#: a diagnosis "found something" (exit code 1) when a cause reaches this certainty
-FOUND_THRESHOLD = MEDIUM  # the one definition lives in engine/certainty.py
 
 
 def jsonable(value: Any) -> Any:
@@ -103,7 +101,7 @@ def _evidence(item: Evidence, read: set[str], vocabulary: Any) -> dict[str, Any]
     value = item.value
     if item.kind == "fact" and isinstance(value, dict) and "id" in value and ("images" in value or "label" in value):
         file, text = _case_evidence(value, read)
-        where = f"{item.provenance.source} {file}"
+        where = f"{item.provenance.source.label} {file}"
     elif item.kind == "fact" and item.name is not None and not isinstance(value, dict):
         spec = vocabulary.specs.get(item.name) if vocabulary is not None else None
         what = spec.description if spec is not None else item.name
@@ -454,7 +452,7 @@ def _checklist(causes: list[dict[str, Any]], given: dict[str, bool], training: d
     ? not checked (and the input that would check it) or not checked to the end (a probe crashed)."""
     out = []
     for phase, title, needs in _AREAS:
-        found = [c for c in causes if c["phase"] == phase and c["band"] != "low"]
+        found = [c for c in causes if c["phase"] == phase and is_found(c["certainty"])]
         checked = given.get(needs, False) or (phase == "data" and given.get("results", False))
         crashed = [entry for entry in incomplete if title in entry["areas"]]
         if found:
@@ -487,7 +485,7 @@ def _where(fact: Fact | None, bundle: Any) -> str:
     if fact is None:
         return ""
     provenance = fact.provenance
-    if provenance.source == "log":
+    if provenance.source.is_log:
         return provenance.describe()
     return f"bundle {bundle}" if bundle is not None else "this machine"
 
@@ -578,7 +576,7 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
         for firing in cause.supporting + cause.weakening:
             for name, fact in firing.evaluation.facts_used.items():
                 used[name] = _fact_entry(fact, firing.evaluation.witnesses.get(name, []))
-    found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in causes)
+    found = any(is_found(cause["certainty"]) for cause in causes)
     facts = diagnosis.facts
     given = _given(request)
     unknown_inputs = _unknown_inputs(diagnosis.unknowns, pack, given)
@@ -606,7 +604,7 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
                       "causes": list(u.causes)} for u in diagnosis.unknowns],
         "unknown_inputs": unknown_inputs,
         "to_settle": _to_settle(unknown_inputs),
-        "findings": [{"source": f.source, "message": f.message, "severity": f.severity} for f in diagnosis.findings],
+        "findings": [{"source": str(f.source), "message": f.message, "severity": f.severity} for f in diagnosis.findings],
         "probes": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "detail": r.detail}
                    for r in result.probe_reports],
         "facts": dict(sorted(used.items())),

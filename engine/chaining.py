@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from .evaluation import UNKNOWN, ConditionError, Evaluation, evaluate
 from .facts import Fact, FactBase, Provenance, Record
+from .sources import Source
 from .pack import RulePack
 from .rules import VERSIONED_PACKAGES, Rule
 from .versions import VersionError
@@ -163,7 +164,7 @@ def _assert_derived(rule: Rule, facts: FactBase, pack: RulePack) -> list[Fact]:
         previous = facts.get(derived.name)
         if previous is not None and previous.known and previous.value == result.value:
             continue
-        fact = Fact(derived.name, result.value, Provenance(f"rule {rule.id}", detail="derived"))
+        fact = Fact(derived.name, result.value, Provenance(Source.rule(rule.id), detail="derived"))
         facts.add(fact)
         asserted.append(fact)
     return asserted

@@ -11,11 +11,14 @@ Windows settles, else ``env.shell``; bash when neither is known):
   (a ``/path/to/NAME`` placeholder when no value is given);
 - ``{{ persist_var('nnUNet_raw', env.nnUNet_raw) }}``: keep it for every new terminal; ``{{ after_persist() }}``:
   what makes the kept variable visible;
-- ``{{ dataset_id() }}``: the dataset id of the run, or ``DATASET_ID`` when it is unknown.
+- ``{{ dataset_id() }}``: the dataset id of the run, or ``DATASET_ID`` when it is unknown;
+- ``{{ set_var('nnUNet_raw', home('nnUNet_raw')) }}``: a folder under the user's home, which the user's shell
+  expands (``"$HOME/nnUNet_raw"``, ``%USERPROFILE%\\nnUNet_raw``).
 
 >>> from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
+>>> from nnunet_doctor.engine.sources import Source
 >>> base = FactBase()
->>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance("environment")))
+>>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance(Source.probe("environment"))))
 >>> render_fix("export nnUNet_raw={{ env.nnUNet_raw }} ({{ env.nnUNet_results }})", base)
 'export nnUNet_raw=/data/raw (<unknown>)'
 """
@@ -31,7 +34,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from .facts import FactBase, Record, Unknown
-from .shell_syntax import after_persist, persist_var, quote, set_var
+from .shell_syntax import HomePath, after_persist, persist_var, quote, set_var
 from .wording import fix_value, repr_text
 
 
@@ -258,6 +261,17 @@ class _Iterations:
             yield item
 
 
+def _home_macro(relative: Any) -> HomePath:
+    """``home('nnUNet_raw')``: a value for set_var/persist_var that the user's shell expands to a home folder."""
+    return HomePath(relative)
+
+
+def _install_macros(env: SandboxedEnvironment) -> None:
+    """The macros that speak the user's shell (see the module docstring); kept apart from the quoting filters."""
+    env.globals.update(set_var=_set_var_macro, persist_var=_persist_var_macro, after_persist=_after_persist_macro,
+                       dataset_id=_dataset_id_macro, home=_home_macro)
+
+
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
     env = _BoundedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
@@ -270,8 +284,7 @@ def environment() -> SandboxedEnvironment:
     env.filters["set_var"] = lambda *args: Quoted(set_var(*(_known(a) for a in args)))
     env.filters["persist_var"] = lambda *args: Quoted(persist_var(*(_known(a) for a in args)))
     env.filters["after_persist"] = lambda *args: Quoted(after_persist(*(_known(a) for a in args)))  # {{ env.shell | after_persist }}
-    env.globals.update(set_var=_set_var_macro, persist_var=_persist_var_macro, after_persist=_after_persist_macro,
-                       dataset_id=_dataset_id_macro)
+    _install_macros(env)
     return env
 
 

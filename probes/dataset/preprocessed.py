@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import Source
 
 from ..base import FactSink, ProbeContext
 from ..files import load_json
@@ -68,16 +69,16 @@ class PreprocessedProbe:
                                   "configurations": p.get("configurations", []), "error": p.get("error")}
                                  for p in plans])
         folders, corrupt = _data_folders(folder, raw_cases)
-        sink.add("preprocessed.data_folders", [Record(f, Provenance("preprocessed", f["name"])) for f in folders])
-        sink.add("preprocessed.corrupt", [Record(c, Provenance("preprocessed", f"{c['folder']}/{c['file']}"))
+        sink.add("preprocessed.data_folders", [Record(f, Provenance(Source.probe("preprocessed"), f["name"])) for f in folders])
+        sink.add("preprocessed.corrupt", [Record(c, Provenance(Source.probe("preprocessed"), f"{c['folder']}/{c['file']}"))
                                           for c in corrupt])
         complete = {f["name"] for f in folders if not f["missing_cases"] and not f["incomplete"] and f["cases"]}
         num_classes = len(copy.get("labels", {})) if isinstance(copy, dict) and isinstance(copy.get("labels"), dict) else (
             len(raw.info.labels) if raw else 3)
-        sink.add("plans.configurations", [Record(record, Provenance("preprocessed", f"{record['plans']}.json"))
+        sink.add("plans.configurations", [Record(record, Provenance(Source.probe("preprocessed"), f"{record['plans']}.json"))
                                           for p in plans for record in _configurations(p, complete, num_classes)])
         if raw is not None:
-            sink.add("preprocessed.stale", [Record(s, Provenance("preprocessed", s["file"]))
+            sink.add("preprocessed.stale", [Record(s, Provenance(Source.probe("preprocessed"), s["file"]))
                                             for s in _stale(folder, raw, copy)][:_MAX_LISTED])
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import Source
 
 from ..base import FactSink, ProbeContext
 from ..files import load_json
@@ -78,8 +79,8 @@ class ResultsProbe:
         models, folds = [], []
         for model in model_folders(folder):
             record, fold_records = _model(model)
-            models.append(Record(record, Provenance("results", model.name)))
-            folds += [Record(f, Provenance("results", f"{model.name}/fold_{f['fold']}")) for f in fold_records]
+            models.append(Record(record, Provenance(Source.probe("results"), model.name)))
+            folds += [Record(f, Provenance(Source.probe("results"), f"{model.name}/fold_{f['fold']}")) for f in fold_records]
         sink.add("results.models", models)
         sink.add("results.folds", folds)
 

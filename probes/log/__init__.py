@@ -20,6 +20,7 @@ import re
 from typing import ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink, ProbeContext
 from .api_drift import ApiErrorReader
@@ -120,7 +121,7 @@ def _command_line_facts(sink: FactSink, cli: CliReader, shell: ShellReader, layo
     for name, records, detail in (("cli.errors", cli.records(versions, [dict(c.fields) for c in run.commands]),
                                     "argparse error"), ("shell.not_found", shell.records, "shell message"),
                                    ("layout.paths", layout.records, "path explained by the layout model")):
-        sink.add(name, [Record(r, Provenance("log", r["file"], (r["line"], r["line"]), detail)) for r in records])
+        sink.add(name, [Record(r, Provenance(LOG, r["file"], (r["line"], r["line"]), detail)) for r in records])
     step = step_of([dict(e.fields) for e in exceptions.exceptions], [dict(c.fields) for c in run.commands], run.stages)
     if step is not None:
         name, told, file, line = step

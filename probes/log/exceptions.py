@@ -25,6 +25,7 @@ import re
 from typing import Any, Iterable, NamedTuple
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from .scanner import Line
 
@@ -133,7 +134,7 @@ class ExceptionReader:
             "chain": self._chain or None, "chained_from": previous.fields["line"] if previous else None,
         }
         first = traceback.start if traceback else number
-        self.last = Record(fields, Provenance("log", file, (first, number), "exception"))
+        self.last = Record(fields, Provenance(LOG, file, (first, number), "exception"))
         if len(self.exceptions) < MAX_EXCEPTIONS:
             self.exceptions.append(self.last)
         self._reset()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
 from .scanner import Line, Sighting
@@ -152,7 +153,7 @@ class MachineReader:
             following = line.following(2)
             fields = parse_cuda_oom(" ".join([text, *following]))
             fields.update({"line": line.number, "file": line.file, "text": text[:2000]})
-            self.cuda_oom = Record(fields, Provenance("log", line.file, (line.number, line.number + len(following)),
+            self.cuda_oom = Record(fields, Provenance(LOG, line.file, (line.number, line.number + len(following)),
                                                       "CUDA out-of-memory message"))
         if not hits.isdisjoint(_GPU_WORDS):
             self._gpus(line)
@@ -189,7 +190,7 @@ class MachineReader:
         fields = {"name": name, "root": root, "kind": kind, "version": version,
                   "python": (python.group(1) or f"{python.group(2)}.{python.group(3)}") if python else None,
                   "line": line.number, "file": line.file}
-        self.packages[key] = Record(fields, Provenance("log", line.file, (line.number, line.number), "install path"))
+        self.packages[key] = Record(fields, Provenance(LOG, line.file, (line.number, line.number), "install path"))
         if version and name in ("nnunetv2", "nnunet", "torch"):
             self.versions.setdefault(name, Sighting(version, line.number, line.file))
 
@@ -203,7 +204,7 @@ class MachineReader:
             if len(self.gpus) >= MAX_RECORDS or any(g.fields["name"] == name and g.fields["capability"] == value for g in self.gpus):
                 continue
             self.gpus.append(Record({"name": name, "capability": value, "line": line.number, "file": line.file},
-                                    Provenance("log", line.file, (line.number, line.number), "GPU")))
+                                    Provenance(LOG, line.file, (line.number, line.number), "GPU")))
 
     def end_input(self, name: str, lines: int) -> None:
         pass

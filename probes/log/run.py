@@ -18,6 +18,7 @@ import shlex
 from typing import Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
 from .scanner import Line, Sighting
@@ -129,7 +130,7 @@ class RunReader:
         if len(self.commands) >= MAX_COMMANDS or frame and any(c.fields["program"] == fields["program"] for c in self.commands):
             return
         fields.update({"line": line.number, "file": line.file, "text": line.text.strip()[:500]})
-        self.commands.append(Record(fields, Provenance("log", line.file, (line.number, line.number), "command")))
+        self.commands.append(Record(fields, Provenance(LOG, line.file, (line.number, line.number), "command")))
 
     def spent(self) -> list[str]:
         """The markers of stages already seen, the command word once the commands are full, "Dataset" once seen."""

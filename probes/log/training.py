@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.values import parse_number, parse_number_list
 
 from ..base import FactSink
@@ -73,7 +74,7 @@ class _Epoch:
         fields = {"epoch": self.number, "lr": self.lr, "train_loss": self.train_loss, "val_loss": self.val_loss,
                   "dice": self.dice, "mean_dice": _mean(self.dice), "epoch_time": self.epoch_time,
                   "new_best": self.new_best, "best_ema": self.best_ema, "line": self.line, "file": self.file}
-        return Record(fields, Provenance("log", self.file, (self.line, max(self.line, self.last_line)),
+        return Record(fields, Provenance(LOG, self.file, (self.line, max(self.line, self.last_line)),
                                          f"epoch {self.number}"))
 
 
