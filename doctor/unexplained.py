@@ -218,7 +218,8 @@ def add_candidates(diagnosis: Diagnosis, error: UnexplainedError) -> None:
     order = list(best)
     chosen = sorted(best.items(), key=lambda item: (-item[1].score, order.index(item[0])))[:MAX_CANDIDATES]
     for position, (cause, near) in enumerate(chosen):
-        certainty = min(CANDIDATE_CERTAINTY * near.score / 100, ceiling - 0.01 * (position + 1))
+        # strictly below the candidate before it: the order chosen is the order shown
+        certainty = min(CANDIDATE_CERTAINTY * near.score / 100 - 0.001 * position, ceiling - 0.01 * (position + 1))
         if certainty <= 0:
             break
         entry = diagnosis.pack.catalog.get(cause)
