@@ -182,7 +182,7 @@ def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> Di
     context = paste_context(gathered.facts) if request.bundle is None and not request.dataset else None
     diagnosis = diagnose(pack, gathered.facts, gathered.findings, context=context)
     unexplained = None
-    if diagnosis.facts.is_known("log.root_exception") or diagnosis.facts.is_known("catalog.messages"):
+    if any(diagnosis.facts.is_known(name) for name in ("log.root_exception", "catalog.messages", "cli.errors")):
         from .unexplained import with_candidates
 
         unexplained = with_candidates(diagnosis)
