@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
+from nnunet_doctor.engine.context import PasteContext
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
 from nnunet_doctor.engine.sources import INPUT, Source
@@ -156,13 +157,33 @@ def _dataset_named_by_log(context: ProbeContext, facts: FactBase, request: Diagn
     return more, findings, reports
 
 
+#: facts that show a version: a paste that prints one is not "short"
+_VERSION_FACTS = ("nnunet.version", "torch.version", "python.version")
+
+
+def paste_context(facts: FactBase) -> PasteContext | None:
+    """What the logs showed around their messages (None: only a log-free diagnosis, nothing to lower)."""
+    def value(name: str) -> Any:
+        fact = facts.get(name)
+        return fact.value if fact is not None and fact.known else None
+
+    lines = value("log.line_count")
+    if not lines:
+        return None
+    exceptions = value("log.exceptions") or []
+    frames = sum(int(record.fields.get("frames") or 0) for record in exceptions)
+    versions = sum(value(name) is not None for name in _VERSION_FACTS) + len(value("log.packages") or [])
+    return PasteContext(int(lines), frames, len(value("log.commands") or []), versions)
+
+
 def run_diagnosis(request: DiagnosisRequest, pack: RulePack | None = None) -> DiagnosisResult:
     environ = dict(os.environ if request.environ is None else request.environ)
     pack = pack or load_pack(request.rule_dirs, environ)
     gathered = gather_facts(request, pack)
-    diagnosis = diagnose(pack, gathered.facts, gathered.findings)
+    context = paste_context(gathered.facts) if request.bundle is None and not request.dataset else None
+    diagnosis = diagnose(pack, gathered.facts, gathered.findings, context=context)
     unexplained = None
-    if diagnosis.facts.is_known("log.root_exception") or diagnosis.facts.is_known("catalog.messages"):
+    if any(diagnosis.facts.is_known(name) for name in ("log.root_exception", "catalog.messages", "cli.errors")):
         from .unexplained import with_candidates
 
         unexplained = with_candidates(diagnosis)

@@ -166,7 +166,7 @@ def _cause(rank: int, cause: RankedCause, pack: Any = None) -> dict[str, Any]:
         "finding": best.rule.title,
         "description": cause.description, "phase": cause.phase, "severity": best.rule.severity,
         "certainty": round(cause.certainty, 4), "band": band, "mark": MARKS[band], "style": STYLES[band],
-        "status": best.rule.status, "fix": best.fix, "references": list(best.rule.references),
+        "lowered": cause.lowered, "status": best.rule.status, "fix": best.fix, "references": list(best.rule.references),
         "evidence": [_evidence(item, read, vocabulary) for item in cause.evidence],
         "rules": [{"rule": f.rule.id, "certainty": f.certainty, "effect": "supports"} for f in cause.supporting]
         + [{"rule": f.rule.id, "certainty": f.certainty, "effect": "weakens"} for f in cause.weakening],

@@ -64,12 +64,16 @@ class UnexplainedError:
     frames: int
     nearest: list[NearMessage] = field(default_factory=list)
     send_next: list[str] = field(default_factory=list)
+    #: what the error most likely means when the knowledge says it without a cause (a refused command line: the
+    #: option meant, from the CLI index of every release)
+    hint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "text": self.text, "file": self.file, "line": self.line,
                 "package": self.package, "releases": self.releases, "source": self.source,
                 "complete": self.complete, "frames": self.frames,
-                "nearest": [vars(near) for near in self.nearest], "send_next": list(self.send_next)}
+                "nearest": [vars(near) for near in self.nearest], "send_next": list(self.send_next),
+                "hint": self.hint}
 
 
 def _value(diagnosis: Diagnosis, name: str) -> Any:
@@ -106,11 +110,65 @@ def _explains(cause: RankedCause, error: dict[str, Any]) -> bool:
     return False
 
 
+def _refused_command(diagnosis: Diagnosis) -> UnexplainedError | None:
+    """A command line argparse refused that no cause of medium certainty cites: what it most likely meant."""
+    for record in _value(diagnosis, "cli.errors") or []:
+        fields = record.fields
+        error = {"file": fields["file"], "line": fields["line"]}
+        if any(cause.certainty >= FOUND_THRESHOLD and _explains(cause, error) for cause in diagnosis.causes):
+            continue
+        package = fields.get("package") or None
+        unexplained = UnexplainedError(
+            "usage error", str(fields.get("message", "")), str(fields.get("text", "")), str(fields["file"]),
+            int(fields["line"]), package, fields.get("option_releases") or fields.get("releases"),
+            None, True, 0, hint=cli_hint(fields))
+        unexplained.send_next = [f"the command you ran, exactly as typed (with its line breaks)",
+                                 f"the output of `{fields['program']} -h` in the environment that ran it"]
+        if package:
+            unexplained.send_next.append(f"the output of `pip show {package}`")
+        return unexplained
+    return None
+
+
+def cli_hint(fields: dict[str, Any]) -> str | None:
+    """What a refused command line most likely meant, from the explanation of its ``cli.errors`` record.
+
+    >>> cli_hint({"program": "nnUNetv2_train", "explanation": "typo", "option": "--npzz", "nearest": "--npz"})
+    'nnUNetv2_train has no option --npzz in any release: did you mean --npz?'
+    """
+    program, option, explanation = fields.get("program", ""), fields.get("option", ""), fields.get("explanation")
+    nearest = fields.get("nearest")
+    mean = f": did you mean {nearest}?" if nearest else ""
+    if explanation in ("typo", "ambiguous"):
+        return f"{program} has no option {option} in any release{mean}" if explanation == "typo" else \
+            f"{option} is the start of several options of {program} ({fields.get('message', '')}){mean}"
+    if explanation == "other_command":
+        return f"{option} is an option of {fields.get('other_program')}, not of {program}: was it given to the wrong command?"
+    if explanation == "every_release":
+        return (f"every release of {program} accepts {option} ({fields.get('option_releases', '')}): argparse "
+                f"refused the line for another reason: the words around it (a value without its option, an unquoted "
+                f"path with spaces, a typographic dash, a line break without \\), or another program of that name")
+    if explanation == "invalid_choice":
+        choices = f" (it takes {fields['choices']})" if fields.get("choices") else ""
+        return f"{option} does not take {fields.get('value')!r}{choices}{mean}"
+    if explanation == "wrong_type":
+        return f"{option} takes a value of type {fields.get('expected_type')}, not {fields.get('value')!r}"
+    if explanation in ("required", "one_required"):
+        return f"{program} needs {', '.join(fields.get('missing') or []) or 'more arguments'}{mean}"
+    if explanation == "missing_value":
+        return f"{option} needs a value after it{mean}"
+    if explanation == "extra_positional":
+        return (f"{program} did not expect {fields.get('tokens', '')!r}: a value whose option is missing or "
+                f"misspelled, or an unquoted path with spaces")
+    return None
+
+
 def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
-    """The log's error when no cause of medium certainty cites it, with the nearest catalog messages and causes."""
+    """The log's error when no cause of medium certainty cites it, with the nearest catalog messages and causes
+    (or a refused command line, with what it most likely meant)."""
     found = _error(diagnosis)
     if found is None:
-        return None
+        return _refused_command(diagnosis)
     error, at_line = found
     if any(_explains(cause, error) for cause in diagnosis.found):
         return None
@@ -217,7 +275,8 @@ def add_candidates(diagnosis: Diagnosis, error: UnexplainedError) -> None:
     order = list(best)
     chosen = sorted(best.items(), key=lambda item: (-item[1].score, order.index(item[0])))[:MAX_CANDIDATES]
     for position, (cause, near) in enumerate(chosen):
-        certainty = min(CANDIDATE_CERTAINTY * near.score / 100, ceiling - 0.01 * (position + 1))
+        # strictly below the candidate before it: the order chosen is the order shown
+        certainty = min(CANDIDATE_CERTAINTY * near.score / 100 - 0.001 * position, ceiling - 0.01 * (position + 1))
         if certainty <= 0:
             break
         entry = diagnosis.pack.catalog.get(cause)

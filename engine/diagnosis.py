@@ -11,6 +11,7 @@ from typing import Any
 
 from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band, is_found
 from .chaining import ChainResult, Firing, run
+from .context import PasteContext
 from .facts import FactBase, Provenance, Record
 from .sources import UNKNOWN, Source
 from .pack import RulePack
@@ -54,6 +55,8 @@ class RankedCause:
     certainty: float
     supporting: list[Firing]
     weakening: list[Firing] = field(default_factory=list)
+    #: why the certainty is lower than its rules give (a short paste), None when it is not
+    lowered: str | None = None
 
     @property
     def band(self) -> str:
@@ -187,11 +190,25 @@ def unknowns_that_mattered(chain: ChainResult, pack: RulePack) -> list[UnknownTh
     return out
 
 
+def lower_for_context(causes: list[RankedCause], context: PasteContext) -> None:
+    """Squeeze the certainties a short paste cannot carry (the order stays; see :mod:`.context`)."""
+    reason = context.reason
+    if reason is None:
+        return
+    for cause in causes:
+        lowered = context.lower(cause.certainty)
+        if lowered != cause.certainty:
+            cause.certainty, cause.lowered = lowered, reason
+
+
 def diagnose(pack: RulePack, facts: FactBase, findings: list[Finding] | None = None,
-             algebra: str = "mycin") -> Diagnosis:
-    """Run the rules on the facts and rank the causes; never raises for a rule's own failure."""
+             algebra: str = "mycin", context: PasteContext | None = None) -> Diagnosis:
+    """Run the rules on the facts and rank the causes; never raises for a rule's own failure. ``context``: what
+    the logs showed around their messages (a short paste lowers the certainties)."""
     chain = run(pack, facts)
     all_findings = list(findings or [])
     all_findings += [Finding(Source.rule(failure.rule.id), failure.message, "error") for failure in chain.failures]
     causes = rank(chain.firings, pack, ALGEBRAS[algebra])
+    if context is not None:
+        lower_for_context(causes, context)
     return Diagnosis(causes, chain, all_findings, unknowns_that_mattered(chain, pack), pack, algebra)

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 HOLE = "\x00"
 CATALOG_PATH = Path(__file__).with_name("messages.catalog.json.gz")
 #: fuzzy score (rapidfuzz partial_ratio, 0..100) from which a wrapped, truncated or reworded line matches an entry;
-#: measured on the healthy corpus (tests/knowledge/test_catalog.py keeps it honest): no error message of the
-#: catalog reaches it on a line of a successful run
-FUZZY_CUTOFF = 90.0
+#: measured on the healthy corpus by bench/catalog_cutoff.py (the best score of any line of a successful run
+#: against an error message of the catalog: 81.2; tests/knowledge/test_catalog.py keeps it honest)
+FUZZY_CUTOFF = 85.0
 #: a line (or its shown part) needs this many characters before a fuzzy match means anything
 MIN_FUZZY_LENGTH = 24
 #: score of a line that shows a window of a message (cut on the right or the left), and the share of the line that
@@ -46,6 +46,16 @@ MIN_PIECE_LITERAL = 12
 PROBLEM_KINDS = ("raise", "assert", "warn")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_]{3,}")
+#: the words of a line's start and end that index it: a truncated line keeps the first ones, a wrapped one the last
+EDGE_WORDS = 4
+#: a long template line is indexed by the rarest word of each run of this many words
+CHUNK_WORDS = 6
+#: a traceback's quoted source line that raises, asserts, warns, logs or prints: the message is its string literals
+_SOURCE_HEAD = re.compile(r"^(?:raise\s+[\w.]+\s*\(|assert\s.+?,\s*(?=[fFrRuU]{0,2}[\"'])|"
+                          r"(?:warnings\.warn|print|[\w.]*(?:logger|logging|log)\.(?:warning|warn|error|info|"
+                          r"critical|exception|debug))\s*\()")
+_LITERAL = re.compile(r"([fFrRuU]{0,2})(\"(?:[^\"\\]|\\.)*(?:\"|$)|'(?:[^'\\]|\\.)*(?:'|$))")
+_FORMAT_HOLE = re.compile(r"\{[^{}]*\}|%[-+ #0-9.]*[sdifrxgeEc]")
 _FILLERS = ("1", "X", "/data/nnUNet_raw/Dataset001_X/imagesTr/case_000_0000.nii.gz", "3d_fullres", "0.5", "[0, 1, 3]")
 #: an anchor this long, found in a message's literal text, binds the message to its signature
 MIN_BINDING_ANCHOR = 15
@@ -186,6 +196,55 @@ def _overlap(left: str, right: str, least: int = 6) -> int:
     return 0
 
 
+def quoted_message(text: str) -> str | None:
+    """The message a quoted source line raises (None: not such a line): its string literals joined, each value
+    (an f-string field, a ``%s``, a concatenated expression) a hole; a literal cut at the line's end is kept::
+
+        raise RuntimeError(f"Unable to locate trainer class {name} in {folder}. Please place it there "
+
+    >>> quoted_message('raise RuntimeError(f"Unable to locate trainer class {name} in " + folder)')
+    'Unable to locate trainer class \\x00 in \\x00'
+    >>> quoted_message("assert len(files) > 0, 'no files in %s' % folder"), quoted_message("x = f(1)")
+    ('no files in \\x00', None)
+    """
+    head = _SOURCE_HEAD.match(text.strip())
+    if head is None:
+        return None
+    rest = text.strip()[head.end():]
+    parts: list[str] = []
+    position = 0
+    for literal in _LITERAL.finditer(rest):
+        if parts and rest[position:literal.start()].strip(" +,(\t") or not parts and literal.start() > 0:
+            parts.append(HOLE)
+        body = literal.group(2)
+        body = body[1:-1] if len(body) > 1 and body[-1] == body[0] else body[1:]
+        parts.append(_FORMAT_HOLE.sub(HOLE, body) if "f" in literal.group(1).lower() or "%" in body else body)
+        position = literal.end()
+    if not parts:
+        return None
+    tail = rest[position:].strip(" +,)\t")
+    if tail and not tail.startswith(("%", ".format")):  # the values of a template are not more text
+        parts.append(HOLE)
+    return re.sub(r"\s+", " ", " ".join(part.strip() for part in parts if part.strip()))
+
+
+def _quoted_fits(quoted: str, line: str) -> bool:
+    """Does a quoted source line's message fit a template line: its literal fragments, in order, each a value of
+    the other's holes allowing (the source may build a literal of the catalog from an expression)?"""
+    fragments = [fragment.strip() for fragment in quoted.split(HOLE) if len(fragment.strip()) >= 3]
+    if sum(len(fragment) for fragment in fragments) < MIN_FUZZY_LENGTH:
+        return False
+    return re.search(".*?".join(re.escape(fragment) for fragment in fragments), line, re.S) is not None
+
+
+def _edges(text: str) -> list[str]:
+    """The index keys of a line's first and last :data:`EDGE_WORDS` words."""
+    words = _WORD.findall(text)
+    if len(words) < EDGE_WORDS:
+        return []
+    return ["^" + " ".join(words[:EDGE_WORDS]), "$" + " ".join(words[-EDGE_WORDS:])]
+
+
 @lru_cache(maxsize=4096)
 def _piece_regex(line: str) -> re.Pattern[str]:
     parts = [re.escape(part) for part in line.split(HOLE)]
@@ -217,8 +276,10 @@ class MessageCatalog:
         return iter(self.entries)
 
     def _build_index(self) -> list[Piece]:
-        """Each template line with enough literal text; indexed by its rarest word in each half, so a line cut
-        on the right (truncated) or on the left (wrapped) still finds it."""
+        """Each template line with enough literal text; indexed by its rarest word in each half (each run of
+        :data:`CHUNK_WORDS` words of a long line), and by its first and last words, so a line cut on the right
+        (truncated), on the left (wrapped) or on both (the middle of a message wrapped over three lines) still
+        finds it."""
         pieces: list[Piece] = []
         for entry in self.entries:
             for line in entry.template.splitlines():
@@ -232,27 +293,32 @@ class MessageCatalog:
                 frequency[word] = frequency.get(word, 0) + 1
         for number, piece in enumerate(pieces):
             ordered = _WORD.findall(piece.literal)
-            half = max(1, len(ordered) // 2)
-            keys = {min(part, key=lambda w: (frequency[w], -len(w), w)) for part in (ordered[:half], ordered[half:])
-                    if part}
-            for key in keys:
+            size = max(1, min(len(ordered) // 2, CHUNK_WORDS))
+            keys = {min(ordered[start:start + size], key=lambda w: (frequency[w], -len(w), w))
+                    for start in range(0, len(ordered), size)}
+            for key in keys | set(_edges(piece.literal)):
                 self._index.setdefault(key, []).append(number)
         self._pieces = pieces
         return pieces
 
     def find(self, text: str, cutoff: float = FUZZY_CUTOFF) -> list[CatalogMatch]:
-        """The entries a log line shows, best first (an entry once, with its best line)."""
+        """The entries a log line shows, best first (an entry once, with its best line). A traceback's quoted
+        source line (``raise ValueError(f"...")``) shows the message its literals spell."""
         from rapidfuzz import fuzz
 
         pieces = self._pieces if self._pieces is not None else self._build_index()
-        text = text.strip()
+        quoted = quoted_message(text)
+        text = quoted or text.strip()
         bare = _EXCEPTION_PREFIX.sub("", text)
-        candidates = sorted({number for word in set(_WORD.findall(text)) for number in self._index.get(word, ())})
+        keys = set(_WORD.findall(text)) | set(_edges(bare))
+        candidates = sorted({number for key in keys for number in self._index.get(key, ())})
         best: dict[int, CatalogMatch] = {}
         for number in candidates:
             piece = pieces[number]
             if piece.search(text):
                 score = 100.0
+            elif quoted and _quoted_fits(quoted, piece.line):
+                score = WINDOW_SCORE  # the source's literals, with values where the catalog has text
             elif _window(piece.line, bare) >= max(MIN_FUZZY_LENGTH, WINDOW_SHARE * len(bare)):
                 score = WINDOW_SCORE  # the message cut on the right (truncated) or the left (wrapped)
             elif len(text) >= MIN_FUZZY_LENGTH and len(piece.literal) >= MIN_FUZZY_LENGTH:
@@ -367,13 +433,18 @@ class Binding:
         self.catalog = catalog
         self.pack = pack
         self._bound: dict[int, tuple[list[str], Entry | None]] = {}
-        self._causes_of_signature: dict[str, list[str]] = {}
+        # signature -> cause -> its most certain rule reading it, the fewest other facts first
+        strongest: dict[str, dict[str, tuple[float, int]]] = {}
         for rule in pack.rules:
             if rule.cause is not None and rule.certainty > 0:
                 for signature in (name[len("match."):] for name in rule.facts_read if name.startswith("match.")):
-                    causes = self._causes_of_signature.setdefault(signature, [])
-                    if rule.cause not in causes:
-                        causes.append(rule.cause)
+                    causes = strongest.setdefault(signature, {})
+                    causes[rule.cause] = max(causes.get(rule.cause, (0.0, 0)), (rule.certainty, -len(rule.facts_read)))
+        #: a message's causes, first the one its most certain rule concludes, from the message alone if it can
+        #: (rule order breaks ties)
+        self._causes_of_signature: dict[str, list[str]] = {
+            signature: sorted(causes, key=lambda cause: (-causes[cause][0], -causes[cause][1]))
+            for signature, causes in strongest.items()}
 
     def signatures(self, entry: Entry) -> tuple[list[str], Entry | None]:
         """The signatures (with a cause) bound to the entry, and the sibling that bound them."""

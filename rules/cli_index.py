@@ -171,6 +171,17 @@ class CliIndex:
         """Releases of ``program`` whose parser accepts the option ``token``."""
         return [version for version, parser in self.parsers(program) if parser.option(token) is not None]
 
+    def programs_with_option(self, program: str, token: str) -> list[str]:
+        """The other console scripts of ``program``'s package whose newest parser accepts the option ``token``
+        (an option given to the wrong command)."""
+        package = package_of(program)
+        found = []
+        for other in sorted(self.programs(package)):
+            history = self.parsers(other) if other != program else []
+            if history and history[-1][1].option(token.split("=", 1)[0]) is not None:
+                found.append(other)
+        return found
+
     def counterpart(self, program: str) -> str | None:
         """The console script of the other major version that does the same job."""
         if program in V1_TO_V2_PROGRAMS:

@@ -84,7 +84,7 @@ def test_markdown_and_html(fmt: str, tmp_path: Path) -> None:
     assert result.stderr == f"wrote the {fmt} report to {out}\n"
     text = out.read_text(encoding="utf-8")
     if fmt == "markdown":
-        assert ("| 1 | 0.85 (high) | `train.gpu_oom` | The configuration (patch/batch size, network) needs more GPU "
+        assert ("| 1 | 0.62 (medium) | `train.gpu_oom` | The configuration (patch/batch size, network) needs more GPU "
                 "memory than the GPU has |") in text
         assert "nnUNetv2_plan_and_preprocess -d DATASET_ID -gpu_memory_target 6" in text
     else:
@@ -191,6 +191,6 @@ def test_rules_test_runs_the_healthy_corpus_of_site_folders(tmp_path: Path) -> N
     (corpus / "looks_fine.log").write_text(OOM, encoding="utf-8")  # not healthy at all: the check must object
     result = invoke("rules", "test", "--rules", str(tmp_path))
     assert result.exit_code == 1
-    assert (f"{corpus / 'looks_fine.log'}: false alarm on a successful run: train.gpu_oom 0.85 "
+    assert (f"{corpus / 'looks_fine.log'}: false alarm on a successful run: train.gpu_oom 0.62 "
             "(rule train.gpu_oom.cuda_message)") in result.output
     assert "healthy corpus: 8/9 successful runs" in result.output

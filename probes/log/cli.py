@@ -9,8 +9,9 @@ argparse ends a refused command line with ``PROG: error: MESSAGE`` after a ``usa
 Each such line becomes a record of ``cli.errors``: the argparse message kind (``unrecognized``, ``invalid_type``,
 ``required``, ``invalid_choice``, ``expected_argument``, ``ambiguous``), the option concerned, and an
 *explanation* from :mod:`nnunet_doctor.rules.cli_index`: the option exists only in newer (``newer_release``) or
-older (``removed``) releases of that script, belongs to the other major version (``other_generation``, with the
-equivalent option), the argument expects an id where a name was given (``expects_id``), the arguments follow the
+older (``removed``) releases of that script, is accepted by every release (``every_release``: the refusal has
+another reason), belongs to another command of the same release (``other_command``) or to the other major version
+(``other_generation``, with the equivalent option), the argument expects an id where a name was given (``expects_id``), the arguments follow the
 other major version's form (``other_form``), or no release knows it (``typo``, with the nearest option). The
 user's release comes from the usage block (the releases whose parser has exactly the options it lists) or from a
 version the log printed. Programs outside the index (wrappers such as TotalSegmentator) get ``wrapper``.
@@ -36,6 +37,8 @@ from .scanner import Line
 USAGE_LINES = 24
 #: records kept; bounds memory on endless logs
 MAX_ERRORS = 50
+#: commands named for an option given to the wrong one
+MAX_OTHER_COMMANDS = 4
 _ERROR = re.compile(r"^(?:.*?[\s/\\])?(?P<prog>[^\s/\\]+?)(?:\.exe|-script\.py)?: error: (?P<message>.+?)\s*$")
 _USAGE = re.compile(r"^\s*usage: (?:.*?[/\\])?(?P<prog>[\w.+-]+?)(?:\.exe|-script\.py)? (?P<rest>.*)$")
 _KINDS = (
@@ -209,7 +212,9 @@ class CliReader:
             fields["since"], fields["until"] = having[0], having[-1]
             fields["option_releases"] = _span(having)
             newest = version_key(releases[-1])
-            if candidates and all(version_key(c) < version_key(having[0]) for c in candidates):
+            if len(having) == len(releases):  # no release lacks it: the refusal says nothing of the release
+                fields["explanation"] = "every_release"
+            elif candidates and all(version_key(c) < version_key(having[0]) for c in candidates):
                 fields["explanation"] = "newer_release"
             elif candidates and all(version_key(c) > version_key(having[-1]) for c in candidates):
                 fields["explanation"] = "removed"
@@ -218,6 +223,8 @@ class CliReader:
         elif other is not None:
             fields["explanation"] = "other_generation"
             fields["other_program"], fields["other_option"] = other[0], other[1]
+        elif elsewhere := self.index.programs_with_option(program, option):
+            fields["explanation"], fields["other_program"] = "other_command", ", ".join(elsewhere[:MAX_OTHER_COMMANDS])
         else:
             fields["explanation"] = "typo"
             nearest = self.index.nearest(program, user, option)

@@ -15,6 +15,7 @@ import pytest
 from nnunet_doctor.probes.log.cli import CliReader
 from nnunet_doctor.probes.log.scanner import Line
 from nnunet_doctor.rules.cli_index import CliIndex
+from nnunet_doctor.pipeline import DiagnosisRequest, DiagnosisResult, run_diagnosis
 from nnunet_doctor.testing import diagnose_text
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "cli" / "argparse_errors.jsonl"
@@ -147,3 +148,28 @@ def test_fixes_name_only_options_of_the_release_they_target(run: dict[str, Any])
             assert parser is not None, (program, version, fix)
             for option in re.findall(r"-{1,2}[A-Za-z][\w-]*", options):
                 assert parser.option(option) is not None or option in ("-h",), (program, version, option, fix)
+
+
+def _result(log: str) -> DiagnosisResult:
+    return run_diagnosis(DiagnosisRequest(log_texts={"t.log": log}, offline=True, environ={}, probes={"log"}))
+
+
+def test_an_option_every_release_accepts_is_no_sign_of_a_release() -> None:
+    """-chk is in nnUNetv2_predict since 2.0: its refusal is no reason to upgrade."""
+    record = read("nnUNetv2_predict: error: unrecognized arguments: -chk checkpoint_best.pth")[0]
+    assert record["explanation"] == "every_release" and record["option_releases"].startswith("2.0")
+    report = _result("nnUNetv2_predict: error: unrecognized arguments: -chk checkpoint_best.pth\n")
+    assert "install.nnunet_outdated" not in [cause.cause for cause in report.diagnosis.causes]
+    assert report.unexplained is not None
+    assert "every release of nnUNetv2_predict accepts -chk" in (report.unexplained.hint or "")
+
+
+def test_an_option_of_another_command_and_a_typo_say_what_was_meant() -> None:
+    record = read("nnUNetv2_train: error: unrecognized arguments: -chk checkpoint_best.pth")[0]
+    assert record["explanation"] == "other_command" and "nnUNetv2_predict" in record["other_program"]
+    typo = _result("nnUNetv2_train: error: unrecognized arguments: --npzz\n")
+    assert typo.unexplained is not None and typo.unexplained.type == "usage error"
+    assert typo.unexplained.hint == "nnUNetv2_train has no option --npzz in any release: did you mean --npz?"
+    choice = _result("nnUNetv2_train: error: argument -device: invalid choice: 'gpu' (choose from 'cpu', "
+                           "'cuda', 'mps')\n")
+    assert choice.unexplained is not None and "does not take 'gpu'" in (choice.unexplained.hint or "")

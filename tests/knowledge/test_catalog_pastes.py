@@ -1,0 +1,63 @@
+"""How users paste: a traceback cut after its quoted source line, a message wrapped or truncated by the terminal."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from nnunet_doctor.cli import main
+from nnunet_doctor.rules.catalog import FUZZY_CUTOFF, HOLE, MessageCatalog, quoted_message
+
+DATASET_MISSING = ("Could not find a dataset with the ID 17. Make sure the requested dataset ID exists and that "
+                   "nnU-Net knows where raw and preprocessed data are located")
+
+
+@pytest.fixture(scope="module")
+def catalog() -> MessageCatalog:
+    return MessageCatalog.load()
+
+
+@pytest.mark.parametrize("line, message", [
+    ('    raise RuntimeError(f"Could not find a dataset with the ID {dataset_id}. Make sure the requested dataset ID "',
+     f"Could not find a dataset with the ID {HOLE}. Make sure the requested dataset ID"),
+    ("assert len(files) > 0, 'no files in %s' % folder", f"no files in {HOLE}"),
+    ('raise ValueError("a " + str(b) + " c")', f"a {HOLE} c"),
+    ("warnings.warn(f'{name} is deprecated')", f"{HOLE} is deprecated"),
+    ("nnunet_trainer = get_trainer_from_args(dataset_name_or_id)", None),
+    ("RuntimeError: CUDA out of memory.", None),
+])
+def test_a_quoted_source_line_spells_its_message(line: str, message: str | None) -> None:
+    assert quoted_message(line) == message
+
+
+def test_a_traceback_cut_after_its_raise_line_finds_the_message(catalog: MessageCatalog) -> None:
+    found = catalog.find('    raise RuntimeError(f"Could not find a dataset with the ID {dataset_id}. Make sure the '
+                         'requested dataset ID "')
+    assert found and found[0].entry.file == "nnunetv2/utilities/dataset_name_id_conversion.py"
+    assert found[0].entry.text.startswith("Could not find a dataset with the ID")
+
+
+@pytest.mark.parametrize("cut", [slice(0, 45), slice(-60, None), slice(30, 95)])
+def test_a_wrapped_or_truncated_message_still_matches(catalog: MessageCatalog, cut: slice) -> None:
+    text = DATASET_MISSING[cut]
+    found = catalog.find(text)
+    assert found and found[0].score >= FUZZY_CUTOFF and "Could not find a dataset" in found[0].entry.text, text
+
+
+def test_the_cut_traceback_ranks_the_messages_cause_first() -> None:
+    text = ("Traceback (most recent call last):\n"
+            '  File "/home/u/env/lib/python3.10/site-packages/nnunetv2/utilities/dataset_name_id_conversion.py", '
+            "line 49, in find_candidate_datasets\n"
+            '    raise RuntimeError(f"Could not find a dataset with the ID {dataset_id}. Make sure the requested '
+            'dataset ID "\n')
+    result = CliRunner().invoke(main, ["--log", "-", "--offline", "--format", "json"], input=text)
+    report = json.loads(result.output)
+    assert report["causes"][0]["cause"] == "env.dataset_not_found"
+
+
+def test_a_line_of_a_successful_run_stays_below_the_cutoff(catalog: MessageCatalog) -> None:
+    """The closest healthy line (bench/catalog_cutoff.py: 81.2) against the message it resembles."""
+    line = "WARNING: Not all files in folder_ref were found in folder_predictions. Determining evaluation on the "
+    assert not [m for m in catalog.find(line) if m.entry.problem and m.score < 100]
+    assert [m for m in catalog.find(line, cutoff=75.0) if m.entry.problem]  # it is near: the cutoff decides
