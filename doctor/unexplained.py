@@ -115,7 +115,7 @@ def _refused_command(diagnosis: Diagnosis) -> UnexplainedError | None:
     for record in _value(diagnosis, "cli.errors") or []:
         fields = record.fields
         error = {"file": fields["file"], "line": fields["line"]}
-        if any(cause.certainty >= FOUND_THRESHOLD and _explains(cause, error) for cause in diagnosis.causes):
+        if any(_explains(cause, error) for cause in diagnosis.found):
             continue
         package = fields.get("package") or None
         unexplained = UnexplainedError(
