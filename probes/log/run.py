@@ -149,7 +149,7 @@ class RunReader:
         """The dataset the run worked on: given on the command line, else the first DatasetXXX_Name printed."""
         for record in self.commands:
             given = str(record.fields.get("dataset") or "").split(" ")[0]
-            number = given if given.isdigit() else (given[7:10] if _DATASET_NAME.match(given) else "")
+            number = given if given.isdigit() and len(given) <= 9 else (given[7:10] if _DATASET_NAME.match(given) else "")
             if number:
                 return Sighting(int(number), record.fields["line"], record.fields["file"])
         if self.dataset_name is not None:

@@ -373,7 +373,12 @@ class Scanner:
                     if reader != taken:
                         hits.setdefault(reader, set()).add(anchor.text)
         for reader in sorted(hits):
-            self.readers[reader].on_line(Line(number, text, name, hits[reader], block.data, start, end, block.end))
+            try:
+                self.readers[reader].on_line(Line(number, text, name, hits[reader], block.data, start, end, block.end))
+            except ValueError as error:  # int() of a number longer than Python allows (4300 digits): not a count
+                if "integer string conversion" not in str(error):
+                    raise
+                self.notes.append(ReadNote(name, f"{name}:{number}: a number of more than 4300 digits; line skipped"))
 
     def _retire(self) -> None:
         """Drop the anchors that readers no longer need; rebuild the prefilter once no reader needs some."""

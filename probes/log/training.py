@@ -52,7 +52,7 @@ _V2_VALUE = rb"[-+\w.()]+"
 #: or colon, so no such line can hold another pattern's text.
 _V2_EPOCH_LINE = re.compile(
     rb"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{6})?: )?"
-    rb"(?:Epoch (?P<epoch>\d+)|Current learning rate: (?P<lr>%(v)s)|train_loss (?P<train_loss>%(v)s)"
+    rb"(?:Epoch (?P<epoch>\d{1,9})|Current learning rate: (?P<lr>%(v)s)|train_loss (?P<train_loss>%(v)s)"
     rb"|val_loss (?P<val_loss>%(v)s)|Pseudo dice \[(?P<dice>%(v)s(?:, ?%(v)s)*)\]|Epoch time: (?P<epoch_time>%(v)s) s"
     rb"|Yayy! New best EMA pseudo Dice: (?P<best>%(v)s)) *\r?" % {b"v": _V2_VALUE})
 
@@ -87,8 +87,8 @@ class TrainingReader:
         self._done_line: int | None = None
         epoch = self._epoch_value
         self._patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], Line], None]]] = [
-            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d+)$"), self._start_epoch),
-            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d+)$"), self._start_epoch),
+            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d{1,9})$"), self._start_epoch),
+            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d{1,9})$"), self._start_epoch),
             ("Current learning rate", re.compile(r"Current learning rate: (\S+)"), epoch("lr")),
             ("train_loss", re.compile(r"(?:^|: )train_loss (\S+)$"), epoch("train_loss")),
             ("val_loss", re.compile(r"(?:^|: )val_loss (\S+)$"), epoch("val_loss")),
@@ -103,7 +103,7 @@ class TrainingReader:
             ("Configuration name:", re.compile(r"Configuration name: (\S+)"), self._configuration),
             ("These are the global plan.json settings", re.compile(r"global plan\.json settings"), self._plans),
             ("Desired fold for training", re.compile(r"Desired fold for training: (\S+)"), self._set("fold")),
-            ("split has", re.compile(r"split has (\d+) training and (\d+) validation cases"), self._split),
+            ("split has", re.compile(r"split has (\d{1,12}) training and (\d{1,12}) validation cases"), self._split),
             ("Using device:", re.compile(r"Using device: (\S+)"), self._set("device")),
             ("Using torch.compile", re.compile(r"Using torch\.compile"), self._flag("compile")),
             ("Training done.", re.compile(r"(?:^|: )Training done\.$"), self._done),
