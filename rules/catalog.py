@@ -124,6 +124,10 @@ class Piece:
         return _piece_regex(self.line).search(text) is not None
 
 
+#: distinct lines whose catalog matches are remembered (bounds the memory of a log of endless distinct lines)
+FOUND_MEMO = 4096
+
+
 @dataclass(frozen=True)
 class CatalogMatch:
     entry: Entry
@@ -266,6 +270,7 @@ class MessageCatalog:
                 self.entries.append(Entry(len(self.entries), package, kind, type_name, template, file, line,
                                           function, _expand(ranges, releases), tuple(releases)))
         self._pieces: list[Piece] | None = None
+        self._found: dict[tuple[str, float], list[CatalogMatch]] = {}  # a log repeats its warnings: each looked up once
         self._index: dict[str, list[int]] = {}
 
     @classmethod
@@ -304,6 +309,14 @@ class MessageCatalog:
     def find(self, text: str, cutoff: float = FUZZY_CUTOFF) -> list[CatalogMatch]:
         """The entries a log line shows, best first (an entry once, with its best line). A traceback's quoted
         source line (``raise ValueError(f"...")``) shows the message its literals spell."""
+        found = self._found.get((text, cutoff))
+        if found is None:
+            found = self._find(text, cutoff)
+            if len(self._found) < FOUND_MEMO:
+                self._found[text, cutoff] = found
+        return list(found)
+
+    def _find(self, text: str, cutoff: float) -> list[CatalogMatch]:
         from rapidfuzz import fuzz
 
         pieces = self._pieces if self._pieces is not None else self._build_index()

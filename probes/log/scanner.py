@@ -297,6 +297,7 @@ class Scanner:
         names = [engine] if engine else list(ENGINES)
         self.engine = names[0]
         self._prefilter: _Prefilter = _PREFILTERS[self.engine](dict(enumerate(self._anchors)))
+        self._stale = False  # anchors were retired that the prefilter still looks for
 
     def _find_sole(self) -> None:
         self._sole = {index: {i for i, owners in enumerate(self._owners) if owners <= {index}}
@@ -309,7 +310,8 @@ class Scanner:
         for block in log.blocks(self.context_lines, self.block_bytes):
             first += self._handle(block, first, log.name)
             if not block.last:  # a new prefilter for no more blocks would only cost its compilation
-                self._retire()
+                # (nor for the small first reads of a short log: a rebuild pays off only over full blocks)
+                self._retire(rebuild=block.cutoff >= self.block_bytes // 2)
         lines = first - 1
         for low, high in self._binary_runs:
             where = f"{log.name}:{low}" + (f"-{high}" if high != low else "")
@@ -380,8 +382,9 @@ class Scanner:
                     raise
                 self.notes.append(ReadNote(name, f"{name}:{number}: a number of more than 4300 digits; line skipped"))
 
-    def _retire(self) -> None:
-        """Drop the anchors that readers no longer need; rebuild the prefilter once no reader needs some."""
+    def _retire(self, rebuild: bool = True) -> None:
+        """Drop the anchors that readers no longer need; rebuild the prefilter once no reader needs some (at the
+        next full block if ``rebuild`` is false)."""
         changed = dropped = False
         for index in self._idle:
             own = self._reader_anchors[index]
@@ -392,9 +395,11 @@ class Scanner:
                     dropped = dropped or not self._owners[anchor_id]
         if changed:
             self._find_sole()
-        if dropped:
+        self._stale = self._stale or dropped
+        if self._stale and rebuild:
             active = {i: a for i, a in enumerate(self._anchors) if self._owners[i] or i == self._esc}
             self._prefilter = _PREFILTERS[self.engine](active, cached=False)
+            self._stale = False
 
     def _binary_lines(self, data: bytes | bytearray, first: int, cutoff: int) -> set[int]:
         """Start offsets of lines holding NUL bytes (binary data); runs of them are reported per input."""
