@@ -61,3 +61,22 @@ def test_a_line_of_a_successful_run_stays_below_the_cutoff(catalog: MessageCatal
     line = "WARNING: Not all files in folder_ref were found in folder_predictions. Determining evaluation on the "
     assert not [m for m in catalog.find(line) if m.entry.problem and m.score < 100]
     assert [m for m in catalog.find(line, cutoff=75.0) if m.entry.problem]  # it is near: the cutoff decides
+
+
+def test_an_unknown_error_inside_a_companion_library_is_a_low_dependency_candidate() -> None:
+    text = ("Traceback (most recent call last):\n"
+            '  File "/e/lib/python3.10/site-packages/nnunetv2/training/dataloading/nnunet_dataset.py", line 181, in '
+            "save_case\n"
+            "    blosc2.asarray(np.ascontiguousarray(seg), urlpath=output_filename_truncated + '_seg.b2nd')\n"
+            '  File "/e/lib/python3.10/site-packages/blosc2/ndarray.py", line 6033, in asarray\n'
+            "    return blosc2_ext.asarray(array, chunks, blocks, **kwargs)\n"
+            "RuntimeError: Error while creating the NDArray\n")
+    result = CliRunner().invoke(main, ["--log", "-", "--offline", "--format", "json"], input=text)
+    report = json.loads(result.output)
+    assert result.exit_code == 4 and report["unexplained"]["package"] == "blosc2"
+    top = report["causes"][0]
+    assert (top["cause"], top["rule"]) == ("install.dependency_mismatch", "catalog.companion_library_error")
+    assert top["certainty"] < 0.2 and "pip show nnunetv2 blosc2" in top["fix"]
+    own = text.replace("/e/lib/python3.10/site-packages/nnunetv2/", "/home/u/my_project/")  # not called by nnU-Net
+    report = json.loads(CliRunner().invoke(main, ["--log", "-", "--offline", "--format", "json"], input=own).output)
+    assert "catalog.companion_library_error" not in [c["rule"] for c in report["causes"]]
