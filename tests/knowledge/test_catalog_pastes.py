@@ -80,3 +80,22 @@ def test_an_unknown_error_inside_a_companion_library_is_a_low_dependency_candida
     own = text.replace("/e/lib/python3.10/site-packages/nnunetv2/", "/home/u/my_project/")  # not called by nnU-Net
     report = json.loads(CliRunner().invoke(main, ["--log", "-", "--offline", "--format", "json"], input=own).output)
     assert "catalog.companion_library_error" not in [c["rule"] for c in report["causes"]]
+
+
+@pytest.mark.parametrize("start, cause", [
+    ("Some workers in the export pool are no longer alive", "sys.ram_exhausted"),
+    ("seg from prev stage missing", "train.cascade_missing_stage"),
+    ("self.normalization_scheme_per_modality must have as many entries", "data.channel_count_mismatch"),
+    (f"Network class {HOLE} not found", "install.dependency_mismatch"),
+    ("Failed to open file", "data.file_ending_mismatch"),
+    ("You MUST set EITHER conv_op OR dimension", "install.dependency_mismatch"),
+])
+def test_message_families_of_every_release_are_bound_to_their_cause(catalog: MessageCatalog, start: str,
+                                                                      cause: str) -> None:
+    """rules/knowledge/catalog_bindings.yaml: every entry of the family, whichever package or release, is bound."""
+    from nnunet_doctor.pipeline import load_pack
+    from nnunet_doctor.rules.catalog import Binding
+
+    binding = Binding(catalog, load_pack([]))
+    family = [entry for entry in catalog if entry.template.startswith(start)]
+    assert family and all(cause in binding.causes(entry) for entry in family), start
