@@ -27,7 +27,7 @@ from dataset_faults import SILENT_FAULTS  # noqa: E402
 from dataset_support import Roots, ranking  # noqa: E402
 from dataset_synthetic import Anatomy, write_anatomy  # noqa: E402
 
-from nnunet_doctor.report import FOUND_THRESHOLD  # noqa: E402
+from nnunet_doctor.engine.certainty import FOUND_THRESHOLD  # noqa: E402
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from nnunet_doctor import __version__
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding
 from nnunet_doctor.engine.errors import InputError
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
+from nnunet_doctor.engine.sources import BUNDLE, Source
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.probes.base import LogSource
 from nnunet_doctor.probes.runner import ProbeReport
@@ -76,7 +77,7 @@ def _referenced_lines(facts: Iterable[Fact]) -> dict[str, set[int]]:
     lines: dict[str, set[int]] = {}
 
     def note(provenance: Provenance | None) -> None:
-        if provenance is not None and provenance.source == "log" and provenance.file and provenance.lines:
+        if provenance is not None and provenance.source.is_log and provenance.file and provenance.lines:
             first, last = provenance.lines
             lines.setdefault(provenance.file, set()).update(range(first, last + 1))
 
@@ -125,7 +126,7 @@ def build_bundle(facts: Iterable[Fact], findings: Iterable[Finding], probe_repor
         "inputs": dict(inputs),
         "probes": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "detail": r.detail}
                    for r in probe_reports],
-        "findings": [{"source": f.source, "message": f.message, "severity": f.severity} for f in findings],
+        "findings": [{"source": str(f.source), "message": f.message, "severity": f.severity} for f in findings],
         "facts": [fact_entry(fact) for fact in all_facts],
         "log_excerpts": log_excerpts(sources, all_facts),
         "diagnosis": [{"cause": cause.cause, "certainty": round(cause.certainty, 4), "rule": cause.best.rule.id}
@@ -179,7 +180,7 @@ def _provenance(data: Any, where: str) -> Provenance:
     if lines is not None and not (isinstance(lines, list) and len(lines) == 2
                                   and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lines)):
         raise _BadField(f"{where}.lines", "[first, last] line numbers", lines)
-    return Provenance(source, file, (lines[0], lines[1]) if lines else None, detail)
+    return Provenance(Source.parse(source), file, (lines[0], lines[1]) if lines else None, detail)
 
 
 def _record(item: Any, fallback: Provenance, where: str) -> Record:
@@ -201,7 +202,7 @@ def fact_from_entry(entry: Mapping[str, Any], pack: RulePack, where: str = "fact
     spec = pack.vocabulary.get(name)
     if spec is None:
         return f"fact '{name}' is not in this rule pack's vocabulary (collected with another version?)"
-    provenance = _provenance(entry["provenance"], f"{where}.provenance") if "provenance" in entry else Provenance("bundle")
+    provenance = _provenance(entry["provenance"], f"{where}.provenance") if "provenance" in entry else Provenance(BUNDLE)
     if "unknown" in entry:
         return Fact(name, Unknown(str(entry["unknown"])), provenance)
     value = entry.get("value")
@@ -270,14 +271,14 @@ def _bundle(document: Mapping[str, Any], pack: RulePack) -> Bundle:
     facts: list[Fact] = []
     findings = []
     for where, item in _objects(document, "findings"):
-        findings.append(Finding(_text(item, "source", where, "bundle"), _text(item, "message", where, ""),
+        findings.append(Finding(Source.parse(_text(item, "source", where, "bundle")), _text(item, "message", where, ""),
                                 _text(item, "severity", where, "warning")))
     for where, entry in _objects(document, "facts"):
         fact = fact_from_entry(entry, pack, where)
         if isinstance(fact, Fact):
             facts.append(fact)
         else:
-            findings.append(Finding("bundle", fact, "warning"))
+            findings.append(Finding(BUNDLE, fact, "warning"))
     reports = []
     for where, item in _objects(document, "probes"):
         reports.append(ProbeReport(_text(item, "name", where, ""), _text(item, "status", where, ""),
@@ -302,6 +303,6 @@ def compare(bundle: Bundle, diagnosis: Diagnosis, pack: RulePack) -> Finding | N
     if here == there:
         return None
     then = (bundle.meta.get("rule_pack") or {}).get("version", "?")
-    return Finding("bundle", f"this diagnosis differs from the one made when the bundle was collected (rule pack {then} "
+    return Finding(BUNDLE, f"this diagnosis differs from the one made when the bundle was collected (rule pack {then} "
                              f"there, {pack.version} here): there {[c for c, _ in there]}, here {[c for c, _ in here]}",
                    "info")

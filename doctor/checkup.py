@@ -22,9 +22,10 @@ from nnunet_doctor import __version__
 from nnunet_doctor.engine.certainty import certainty_band
 from nnunet_doctor.engine.diagnosis import RankedCause
 from nnunet_doctor.engine.facts import FactBase, Record
+from nnunet_doctor.engine.sources import Source
 
 from .pipeline import DiagnosisResult
-from .report import FOUND_THRESHOLD, MARKS, STYLES
+from .report import MARKS, STYLES
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ _AREA_OF_CAUSE = (("install.torch_cuda_mismatch", "gpu"), ("install.", "installa
                   ("train.custom_code", "installation"), ("env.", "paths"), ("gpu.", "gpu"), ("sys.", "system"))
 _MARK_STYLE = {"✗": "red", "!": "yellow", "?": "dim", "✓": "green"}
 _MARK_ORDER = ("✗", "!", "?", "✓")
+#: the functional checks: their notes are said under the installation
+_FUNCTIONAL = Source.probe("functional")
 
 
 def _area_of(cause: str) -> str | None:
@@ -275,9 +278,9 @@ def build_checkup(result: DiagnosisResult) -> dict[str, Any]:
         causes = [_cause_entry(c) for c in diagnosis.causes if _area_of(c.cause) == area.key]
         placed |= {c["cause"] for c in causes}
         # the functional checks' own notes (a timeout, a dead subprocess) are said once, under the installation
-        sources = {f"probe {area.probe}"} | ({"probe functional"} if area.key == "installation" else set())
+        sources = {Source.probe(area.probe)} | ({_FUNCTIONAL} if area.key == "installation" else set())
         notes = [f.message for f in diagnosis.findings if f.source in sources
-                 and not (f.source == "probe functional" and f.severity == "info")]
+                 and not (f.source == _FUNCTIONAL and f.severity == "info")]
         report = reports.get(area.probe)
         seconds = (report.seconds if report is not None else 0.0) + (
             functional.seconds if functional is not None and area.key == "installation" else 0.0)
@@ -297,22 +300,22 @@ def build_checkup(result: DiagnosisResult) -> dict[str, Any]:
         marks += ["✗" for c in causes if c["band"] == "high"] + ["!" for c in causes if c["band"] == "medium"]
         # a probe's own warning (a timeout, a dead subprocess) is "could not check" when it left the area unknown
         if not unchecked and any(f.severity in ("warning", "error") for f in diagnosis.findings
-                                 if f.source == f"probe {area.probe}"):
+                                 if f.source == Source.probe(area.probe)):
             marks.append("!")
         mark = _mark(marks)
         areas.append({"key": area.key, "title": area.title, "mark": mark, "style": _MARK_STYLE[mark],
                       "lines": area.describe(facts), "checks": items, "causes": causes, "notes": notes,
                       "seconds": round(seconds, 2) if report is not None else None})
     others = [_cause_entry(c) for c in diagnosis.causes if c.cause not in placed]
-    probe_sources = {f"probe {area.probe}" for area in AREAS} | {"probe functional"}
-    found = [c for c in diagnosis.causes if c.certainty >= FOUND_THRESHOLD]
+    probe_sources = {Source.probe(area.probe) for area in AREAS} | {_FUNCTIONAL}
+    found = diagnosis.found
     problems = sum(1 for c in found if c.best.rule.severity == "error")
     warnings = len(found) - problems
     counts = {mark: sum(1 for a in areas if a["mark"] == mark) for mark in _MARK_ORDER}
     return {
         "tool": {"name": "nnunet-doctor", "version": __version__}, "bundle": result.request.bundle is not None,
         "areas": areas, "other_causes": others,
-        "findings": [{"source": f.source, "message": f.message, "severity": f.severity}
+        "findings": [{"source": str(f.source), "message": f.message, "severity": f.severity}
                      for f in diagnosis.findings if f.source not in probe_sources],
         "summary": {"found": bool(found), "problems": problems, "warnings": warnings, "marks": counts,
                     "text": _summary_text(problems, warnings, counts)},

@@ -6,34 +6,26 @@ medium certainty; the report names the error and what to send next).
 """
 from __future__ import annotations
 
+import atexit
+import gc
 import io
 import json
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.errors import DoctorError, InputError, RuleLoadError
 
+if TYPE_CHECKING:
+    from nnunet_doctor.engine.pack import RulePack
+from .output import FORMAT_ALIASES, FORMATS, output_format
+
 EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNEXPLAINED = 0, 1, 2, 3, 4
-FORMATS = ("terminal", "markdown", "html", "json")
-#: what --format also accepts, and the format an output file's extension picks
-FORMAT_ALIASES = {"md": "markdown", "txt": "terminal", "text": "terminal", "htm": "html"}
-EXTENSION_FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".json": "json",
-                     ".txt": "terminal"}
-
-
-def _format(fmt: str | None, output: Path | None) -> str:
-    """--format if given, else the output file's extension, else the terminal."""
-    if fmt is not None:
-        return FORMAT_ALIASES.get(fmt, fmt)
-    if output is not None:
-        return EXTENSION_FORMATS.get(output.suffix.lower(), "terminal")
-    return "terminal"
 
 
 def _width(width: int | None) -> int:
@@ -59,7 +51,7 @@ def _fail(exc: DoctorError) -> _Failure:
 def _use_color(fmt: str, output: Path | None) -> bool:
     if fmt != "terminal" or output is not None or os.environ.get("NO_COLOR"):
         return False
-    return sys.stdout.isatty()
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 def _stdin() -> BinaryIO:
@@ -98,6 +90,28 @@ class _Limited(io.RawIOBase):
         return True
 
 
+def _lasting_pack(ctx: click.Context, rule_dirs: list[Path]) -> "RulePack":
+    """The rule pack of this command, with everything start-up made (modules, the pack) put out of the cyclic
+    garbage collector's sight until the command ends (``gc.freeze``): these objects last the whole command, and the
+    collector's passes over them, paid in the middle of the diagnosis and again at exit, freed nothing while they
+    cost about a sixth of a log-only run (docs/performance.md). The collector pauses while the pack is read. When
+    the command ends, the objects go back to the collector (a command run in-process, as tests do, leaks nothing);
+    at the exit of the process they are frozen again, sparing the last full pass."""
+    from .pipeline import load_pack
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return load_pack(rule_dirs)
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+        ctx.call_on_close(gc.unfreeze)
+        atexit.unregister(gc.freeze)  # registered once, however many commands run in this process
+        atexit.register(gc.freeze)
+
+
 def _check_log_paths(logs: tuple[str, ...]) -> None:
     """Every --log must be readable before anything runs: one line naming the first one that is not."""
     from nnunet_doctor.probes.log.reader import check_readable
@@ -111,11 +125,36 @@ def _check_log_paths(logs: tuple[str, ...]) -> None:
 
 def _write(text: str, output: Path | None, inputs: tuple[str, ...] = ()) -> None:
     if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
+        _echo_report(text)
         return
     from .output import write_output
 
     write_output(text, output, inputs)
+
+
+def _echo_report(text: str) -> None:
+    """The report on standard output; a closed or full standard output is an error of one line (exit 2), and a
+    reader that went away (``| head``) ends the run quietly."""
+    if sys.stdout is None:
+        raise InputError("standard output is closed; write the report to a file with -o FILE")
+    try:
+        click.echo(text, nl=not text.endswith("\n"))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        raise InputError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at the null device, so that the interpreter's last flush does not fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -166,9 +205,9 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
     if ctx.invoked_subcommand is not None:
         return
     from .pipeline import DiagnosisRequest, run_diagnosis
-    from .report import FOUND_THRESHOLD, build_report, render
+    from .report import build_report, render
 
-    fmt = _format(fmt, output)
+    fmt = output_format(fmt, output)
     checkup = not (logs or dataset or results or offline or bundle) and fmt == "terminal"
     try:
         _check_log_paths(logs)
@@ -178,7 +217,7 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         request = DiagnosisRequest(logs=list(logs), stdin=_stdin() if "-" in logs else None, dataset=dataset,
                                    results=results, offline=offline or bundle is not None, rule_dirs=list(rule_dirs),
                                    bundle=bundle, options={"quick": quick, "jobs": jobs, "cache": not no_cache})
-        result = run_diagnosis(request)
+        result = run_diagnosis(request, _lasting_pack(ctx, request.rule_dirs))
         check_logs_read(result)
         report = build_report(result, top)
         document, template = report, None
@@ -209,8 +248,9 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
         click.echo("diagnose: internal error (please report it):", err=True)
         click.echo(traceback.format_exc() if verbose else f"  {sys.exc_info()[1]!r} (use -v for the traceback)", err=True)
         ctx.exit(EXIT_INTERNAL)
-    found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in report["causes"])
-    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if report["unexplained"] else EXIT_NOTHING_FOUND)
+    found = report["summary"]["found"]
+    unsettled = report["unexplained"] or report["summary"]["incomplete"]  # an error no rule explains, a crashed probe
+    ctx.exit(EXIT_FOUND if found else EXIT_UNEXPLAINED if unsettled else EXIT_NOTHING_FOUND)
 
 
 _rules_option = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from nnunet_doctor.engine.errors import InputError
+from nnunet_doctor.engine.sources import LOG
 
 from .pipeline import DiagnosisResult
 
@@ -63,7 +64,7 @@ def check_logs_read(result: DiagnosisResult) -> None:
     names = ", ".join(files.value) if files is not None and files.known and files.value else "the log"
     if lines is not None and lines.known and lines.value == 0:
         raise InputError(f"{names}: the log is empty (no line of text was read)")
-    binary = sum(_binary_lines(f.message) for f in result.diagnosis.findings if f.source == "probe log")
+    binary = sum(_binary_lines(f.message) for f in result.diagnosis.findings if f.source == LOG)
     if binary and lines is not None and lines.known and binary >= lines.value:
         raise InputError(f"{names}: binary data (NUL bytes), not a text log; paste the console output or give "
                          "the fold's training_log_*.txt")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 from nnunet_doctor.engine.context import PasteContext
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
+from nnunet_doctor.engine.sources import INPUT, Source
 from nnunet_doctor.engine.pack import RulePack, site_rule_dirs
 from nnunet_doctor.engine.pack_cache import load_cached_pack
 from nnunet_doctor.probes.base import LogSource, ProbeContext
@@ -51,7 +52,7 @@ class DiagnosisResult:
     unexplained: "UnexplainedError | None" = None
 
 
-def facts_from_values(values: Mapping[str, Any], pack: RulePack, source: str = "given") -> tuple[list[Fact], list[str]]:
+def facts_from_values(values: Mapping[str, Any], pack: RulePack, source: Source = INPUT) -> tuple[list[Fact], list[str]]:
     """Facts given as plain values (rule tests, bundles); returns (facts, problems)."""
     facts: list[Fact] = []
     problems: list[str] = []
@@ -125,7 +126,7 @@ def gather_facts(request: DiagnosisRequest, pack: RulePack) -> Gathered:
     given, problems = facts_from_values(request.facts, pack)
     for fact in given:
         gathered.facts.add(fact)
-    gathered.findings += findings + [Finding("input", problem, "warning") for problem in problems]
+    gathered.findings += findings + [Finding(INPUT, problem, "warning") for problem in problems]
     gathered.reports += [report for report in reports if request.bundle is None or report.status != "skipped"]
     return gathered
 
@@ -145,12 +146,12 @@ def _dataset_named_by_log(context: ProbeContext, facts: FactBase, request: Diagn
     dataset_id = str(fact.value)
     logs = " ".join(f"--log {log}" for log in request.logs) or "--log LOG"
     if locate(dataset_id, context.environ).status != "found":
-        return [], [Finding("input", f"the log names dataset {dataset_id}, which this shell does not reach: on the "
+        return [], [Finding(INPUT, f"the log names dataset {dataset_id}, which this shell does not reach: on the "
                                      f"machine that holds it run `diagnose --dataset {dataset_id} {logs}`", "info")], []
     context.dataset = dataset_id
     context.options["quick"] = True
     more, findings, reports = run_probes(context, PROBES, _DATASET_PROBES & (request.probes or _DATASET_PROBES))
-    findings.insert(0, Finding("input", f"the log names dataset {dataset_id}, found from this shell: its names, "
+    findings.insert(0, Finding(INPUT, f"the log names dataset {dataset_id}, found from this shell: its names, "
                                         f"dataset.json and image headers were checked too (label values and NaNs: "
                                         f"`diagnose --dataset {dataset_id} {logs}`)", "info"))
     return more, findings, reports

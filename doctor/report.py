@@ -11,12 +11,10 @@ import math
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from nnunet_doctor import __version__
-from nnunet_doctor.engine.certainty import MEDIUM, certainty_band
+from nnunet_doctor.engine.certainty import certainty_band, is_found
 from nnunet_doctor.engine.chaining import Firing
 from nnunet_doctor.engine.diagnosis import Evidence, RankedCause, UnknownThatMattered, record_text
 from nnunet_doctor.engine.evaluation import UNKNOWN
@@ -24,15 +22,16 @@ from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.versions import Version
 from nnunet_doctor.engine.wording import human
 
+from .output import FORMATS
 from .pipeline import DiagnosisResult
+
+if TYPE_CHECKING:
+    import jinja2
 
 SCHEMA = "nnunet-doctor/report"
 SCHEMA_VERSION = 1
-FORMATS = ("terminal", "markdown", "html", "json")
 MARKS = {"high": "✗", "medium": "!", "low": "·"}
 STYLES = {"high": "red", "medium": "yellow", "low": "dim"}
-#: a diagnosis "found something" (exit code 1) when a cause reaches this certainty
-FOUND_THRESHOLD = MEDIUM  # the one definition lives in engine/certainty.py
 
 
 def jsonable(value: Any) -> Any:
@@ -102,7 +101,7 @@ def _evidence(item: Evidence, read: set[str], vocabulary: Any) -> dict[str, Any]
     value = item.value
     if item.kind == "fact" and isinstance(value, dict) and "id" in value and ("images" in value or "label" in value):
         file, text = _case_evidence(value, read)
-        where = f"{item.provenance.source} {file}"
+        where = f"{item.provenance.source.label} {file}"
     elif item.kind == "fact" and item.name is not None and not isinstance(value, dict):
         spec = vocabulary.specs.get(item.name) if vocabulary is not None else None
         what = spec.description if spec is not None else item.name
@@ -429,16 +428,40 @@ _AREAS = (("environment", "Environment and installation", "machine"), ("data", "
           ("training", "Training", "log"), ("inference", "Inference", "log"))
 
 
-def _checklist(causes: list[dict[str, Any]], given: dict[str, bool], training: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _incomplete(probe_reports: Any) -> list[dict[str, Any]]:
+    """The probes that could not finish (crashed or timed out), each with the input it reads and the areas it
+    checks: what they would have found is unknown, so those areas are never shown as healthy."""
+    from nnunet_doctor.probes.runner import PROBES
+
+    needs = {entry.name: entry.needs for entry in PROBES}
+    out = []
+    for report in probe_reports:
+        if report.status != "failed":
+            continue
+        kind = needs.get(report.name, "other")
+        detail = report.detail if len(report.detail) <= 200 else report.detail[:199] + "…"
+        out.append({"probe": report.name, "input": kind, "detail": detail,
+                    "areas": [title for _, title, area_needs in _AREAS
+                              if area_needs == kind or (kind == "results" and area_needs == "dataset")]})
+    return out
+
+
+def _checklist(causes: list[dict[str, Any]], given: dict[str, bool], training: dict[str, Any] | None,
+               incomplete: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per area, like ``flutter doctor``: ✗ a likely cause, ! a possible one, ✓ checked and clean,
-    ? not checked (and the input that would check it)."""
+    ? not checked (and the input that would check it) or not checked to the end (a probe crashed)."""
     out = []
     for phase, title, needs in _AREAS:
-        found = [c for c in causes if c["phase"] == phase and c["band"] != "low"]
+        found = [c for c in causes if c["phase"] == phase and is_found(c["certainty"])]
         checked = given.get(needs, False) or (phase == "data" and given.get("results", False))
+        crashed = [entry for entry in incomplete if title in entry["areas"]]
         if found:
             mark = "✗" if any(c["band"] == "high" for c in found) else "!"
             text = ", ".join(c["cause"] for c in found)
+        elif crashed:
+            mark = "?"
+            text = "not checked to the end: " + "; ".join(f"the {entry['probe']} probe crashed ({entry['detail']})"
+                                                          for entry in crashed)
         elif checked:
             mark = "✓"
             text = training["headline"]["text"] if phase == "training" and training else "nothing wrong found"
@@ -462,7 +485,7 @@ def _where(fact: Fact | None, bundle: Any) -> str:
     if fact is None:
         return ""
     provenance = fact.provenance
-    if provenance.source == "log":
+    if provenance.source.is_log:
         return provenance.describe()
     return f"bundle {bundle}" if bundle is not None else "this machine"
 
@@ -553,11 +576,12 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
         for firing in cause.supporting + cause.weakening:
             for name, fact in firing.evaluation.facts_used.items():
                 used[name] = _fact_entry(fact, firing.evaluation.witnesses.get(name, []))
-    found = any(cause["certainty"] >= FOUND_THRESHOLD for cause in causes)
+    found = any(is_found(cause["certainty"]) for cause in causes)
     facts = diagnosis.facts
     given = _given(request)
     unknown_inputs = _unknown_inputs(diagnosis.unknowns, pack, given)
     training = _training(facts, causes)
+    incomplete = _incomplete(result.probe_reports)
     return {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "tool": {"name": "nnunet-doctor", "version": __version__},
@@ -568,17 +592,19 @@ def build_report(result: DiagnosisResult, top: int | None = None) -> dict[str, A
                    "results": str(request.results) if request.results else None, "offline": request.offline,
                    "bundle": str(request.bundle) if request.bundle else None},
         "summary": {"found": found, "causes": len(causes), "shown": len(shown),
-                    "top": shown[0]["cause"] if shown else None, "unexplained": result.unexplained is not None},
+                    "top": shown[0]["cause"] if shown else None, "unexplained": result.unexplained is not None,
+                    "incomplete": bool(incomplete)},
+        "incomplete": incomplete,
         "unexplained": result.unexplained.to_json() if result.unexplained is not None else None,
         "causes": shown,
         "training": training,
-        "checklist": _checklist(causes, given, training),
+        "checklist": _checklist(causes, given, training, incomplete),
         "versions": _versions(facts, request),
         "unknowns": [{"fact": u.fact, "settled_by": u.settled_by, "reason": u.reason, "rules": list(u.rules),
                       "causes": list(u.causes)} for u in diagnosis.unknowns],
         "unknown_inputs": unknown_inputs,
         "to_settle": _to_settle(unknown_inputs),
-        "findings": [{"source": f.source, "message": f.message, "severity": f.severity} for f in diagnosis.findings],
+        "findings": [{"source": str(f.source), "message": f.message, "severity": f.severity} for f in diagnosis.findings],
         "probes": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 3), "detail": r.detail}
                    for r in result.probe_reports],
         "facts": dict(sorted(used.items())),
@@ -646,17 +672,42 @@ def wrap_line(line: str, width: int) -> list[str]:
 
 
 def wrap(text: str, width: int) -> str:
-    lines = text.rstrip("\n").split("\n")
-    return "\n".join(piece.rstrip() for line in lines for piece in wrap_line(line, width)) + "\n"
+    r"""Terminal text folded to ``width``, except the command lines of a fix (indented under ``fix:``): a command
+    folded at a space would become two commands when pasted, the second one made of whatever text follows (a file
+    named ``a ;touch x; b.nii.gz``). A long command runs past the width; the terminal soft-wraps it.
+
+    >>> print(wrap("  fix:\n    Move the files:\n      mv 'a ;touch x; b.nii.gz' 'c.nii.gz'", 30), end="")
+      fix:
+        Move the files:
+          mv 'a ;touch x; b.nii.gz' 'c.nii.gz'
+    """
+    out: list[str] = []
+    in_fix = False
+    for line in text.rstrip("\n").split("\n"):
+        plain = _ANSI_CODE.sub("", line)
+        indent = len(plain) - len(plain.lstrip(" "))
+        if plain.strip() and indent < 4:
+            in_fix = plain.strip() == "fix:"
+        if in_fix and indent >= 6:
+            out.append(line.rstrip())
+            continue
+        out += [piece.rstrip() for piece in wrap_line(line, width)]
+    return "\n".join(out) + "\n"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 @lru_cache(maxsize=2)
 def template_environment(autoescape: bool) -> jinja2.Environment:
     """The Jinja2 environment of the report templates (autoescaping for HTML)."""
+    import jinja2
+
     loader = jinja2.FileSystemLoader(str(resources.files("nnunet_doctor.reports_templates")))
     env = jinja2.Environment(loader=loader, autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    env.filters["json"] = _json
     env.filters["indent_block"] = lambda text, width=4: "\n".join(
         (" " * width + line) if line.strip() else "" for line in str(text).splitlines())
     env.filters["md"] = markdown_text
@@ -673,6 +724,8 @@ def render(report: dict[str, Any], fmt: str, *, color: bool = False, verbose: bo
     terminal output is folded to ``width`` columns."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
+    if fmt == "json" and template_name is None:
+        return _json(report) + "\n"  # no layout to apply: no template to load, and no Jinja to import
     template = template_environment(fmt == "html").get_template(template_name or f"{fmt}.j2")
 
     def style(text: Any, name: str) -> str:

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.diagnosis import Diagnosis, firing_evidence
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.rules import Rule, RuleTest
+from nnunet_doctor.engine.sources import INPUT, Source
 
 from .pipeline import DiagnosisRequest, run_diagnosis
 
@@ -130,7 +132,7 @@ def run_rule_tests(pack: RulePack, rule_ids: Iterable[str] | None = None) -> lis
             continue
         for test in rule.tests:
             diagnosis = diagnose_text(test.log or "", test.facts, pack=pack)
-            problems = tuple(f.message for f in diagnosis.findings if f.source in (f"rule {rule.id}", "input"))
+            problems = tuple(f.message for f in diagnosis.findings if f.source in (Source.rule(rule.id), INPUT))
             outcomes.append(RuleTestOutcome(rule, test, rule.id in fired_rules(diagnosis), problems,
                                             _mismatches(rule, test, diagnosis)))
     return outcomes
@@ -148,9 +150,7 @@ class HealthyOutcome:
 
     @property
     def alarms(self) -> tuple[tuple[str, float, str], ...]:
-        from .report import FOUND_THRESHOLD
-
-        return tuple(cause for cause in self.causes if cause[1] >= FOUND_THRESHOLD)
+        return tuple(cause for cause in self.causes if is_found(cause[1]))
 
 
 def healthy_corpus(pack: RulePack) -> list[Path]:

@@ -22,10 +22,9 @@ from nnunet_doctor.engine.conditions import Condition, Literal
 from nnunet_doctor.engine.diagnosis import Diagnosis, RankedCause
 from nnunet_doctor.engine.evaluation import Evaluation
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.rules import Rule
 
-#: a cause reaches this certainty to count as found (the report's threshold; duplicated to avoid an import cycle)
-FOUND_THRESHOLD = 0.4
 #: the strongest a candidate from a catalog message can be: low, whatever the similarity
 CANDIDATE_CERTAINTY = 0.3
 #: token_sort_ratio from which a catalog message is "near" an unexplained error
@@ -124,7 +123,7 @@ def _refused_command(diagnosis: Diagnosis) -> UnexplainedError | None:
     for record in _value(diagnosis, "cli.errors") or []:
         fields = record.fields
         error = {"file": fields["file"], "line": fields["line"]}
-        if any(cause.certainty >= FOUND_THRESHOLD and _explains(cause, error) for cause in diagnosis.causes):
+        if any(_explains(cause, error) for cause in diagnosis.found):
             continue
         package = fields.get("package") or None
         unexplained = UnexplainedError(
@@ -179,7 +178,7 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
     if found is None:
         return _refused_command(diagnosis)
     error, at_line = found
-    if any(cause.certainty >= FOUND_THRESHOLD and _explains(cause, error) for cause in diagnosis.causes):
+    if any(_explains(cause, error) for cause in diagnosis.found):
         return None
     from nnunet_doctor.rules.catalog import Binding, MessageCatalog
 
@@ -307,7 +306,7 @@ def _add_candidate(diagnosis: Diagnosis, error: UnexplainedError, cause: str, ce
                 status="experimental", when=Condition("the log's error is near a catalog message", Literal((0, 0), True)),
                 fix=fix)
     record = Record({"text": error.text[:600], "line": error.line, "file": error.file},
-                    Provenance("log", error.file, (error.line, error.line), detail))
+                    Provenance(LOG, error.file, (error.line, error.line), detail))
     evaluation = Evaluation(True, frozenset(), witnesses={"log.root_exception": [record]})
     firing = Firing(rule, {}, evaluation, rule.fix)
     description = entry.description if entry else cause

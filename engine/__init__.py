@@ -9,7 +9,7 @@ from importlib import import_module
 from typing import Any
 
 _PUBLIC = {
-    "ALGEBRAS": "certainty", "certainty_band": "certainty",
+    "ALGEBRAS": "certainty", "FOUND_THRESHOLD": "certainty", "certainty_band": "certainty", "is_found": "certainty",
     "Diagnosis": "diagnosis", "Evidence": "diagnosis", "Finding": "diagnosis", "RankedCause": "diagnosis",
     "UnknownThatMattered": "diagnosis", "diagnose": "diagnosis",
     "DoctorError": "errors", "InputError": "errors", "Location": "errors", "RuleLoadError": "errors",

@@ -65,10 +65,21 @@ class MaxAlgebra:
 ALGEBRAS: dict[str, CertaintyAlgebra] = {"mycin": MycinAlgebra(), "max": MaxAlgebra()}
 
 
-#: the lower bounds of the certainty bands; a cause at MEDIUM or above counts as found (the exit code, the
-#: healthy-corpus check and the check-up all use these)
+#: the lower bounds of the certainty bands
 HIGH = 0.7
 MEDIUM = 0.4
+#: a cause at this certainty or above counts as *found*: the exit code, the report's summary, the healthy-corpus
+#: check, the check-up, the unexplained-error check and the desk's history all ask :func:`is_found`
+FOUND_THRESHOLD = MEDIUM
+
+
+def is_found(certainty: float) -> bool:
+    """Whether a cause of this certainty counts as found (medium or high).
+
+    >>> is_found(0.4), is_found(0.39)
+    (True, False)
+    """
+    return certainty >= FOUND_THRESHOLD
 
 
 def certainty_band(value: float) -> str:

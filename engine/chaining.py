@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from .evaluation import UNKNOWN, ConditionError, Evaluation, evaluate
 from .facts import Fact, FactBase, Provenance, Record
-from .fix_templates import render_fix
+from .sources import Source
 from .pack import RulePack
 from .rules import VERSIONED_PACKAGES, Rule
 from .versions import VersionError
@@ -90,6 +90,16 @@ def _refraction_key(rule: Rule, binding_key: tuple[Any, ...], evaluation: Evalua
     return (rule.id, binding_key, used)
 
 
+def _render_fix(rule: Rule, facts: FactBase, bindings: Mapping[str, Any]) -> str:
+    """The rule's fix for these facts. Jinja (behind :mod:`.fix_templates`) is imported only once a rule with a fix
+    fires: a log that no rule explains never pays for it."""
+    if not rule.fix:
+        return ""
+    from .fix_templates import render_fix
+
+    return render_fix(rule.fix, facts, bindings)
+
+
 def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
     """Run the rules of ``pack`` on ``facts`` (which receives the derived facts) to a fixpoint."""
     fired: set[tuple[Any, ...]] = set()
@@ -127,7 +137,7 @@ def run(pack: RulePack, facts: FactBase, max_rounds: int = 8) -> ChainResult:
                 fired.add(key)
                 try:
                     asserted = _assert_derived(rule, facts, pack)
-                    fix = render_fix(rule.fix, facts, bindings) if rule.fix else ""
+                    fix = _render_fix(rule, facts, bindings)
                 except Exception as exc:  # the fix template or a derived fact failed
                     failures.append(RuleFailure(rule, f"{type(exc).__name__}: {exc}"))
                     failed.add(rule.id)
@@ -154,7 +164,7 @@ def _assert_derived(rule: Rule, facts: FactBase, pack: RulePack) -> list[Fact]:
         previous = facts.get(derived.name)
         if previous is not None and previous.known and previous.value == result.value:
             continue
-        fact = Fact(derived.name, result.value, Provenance(f"rule {rule.id}", detail="derived"))
+        fact = Fact(derived.name, result.value, Provenance(Source.rule(rule.id), detail="derived"))
         facts.add(fact)
         asserted.append(fact)
     return asserted

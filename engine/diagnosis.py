@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band
+from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band, is_found
 from .chaining import ChainResult, Firing, run
 from .context import PasteContext
 from .facts import FactBase, Provenance, Record
+from .sources import UNKNOWN, Source
 from .pack import RulePack
 from .rules import PHASES, SEVERITIES
 
@@ -32,7 +33,7 @@ class Evidence:
 class Finding:
     """Something about the diagnosis itself: a probe that failed or timed out, a rule that crashed."""
 
-    source: str
+    source: Source
     message: str
     severity: str = "warning"
 
@@ -60,6 +61,11 @@ class RankedCause:
     @property
     def band(self) -> str:
         return certainty_band(self.certainty)
+
+    @property
+    def found(self) -> bool:
+        """Whether this cause counts as found (see :func:`.certainty.is_found`)."""
+        return is_found(self.certainty)
 
     @property
     def best(self) -> Firing:
@@ -94,13 +100,13 @@ def firing_evidence(firing: Firing) -> list[Evidence]:
     witnessed = firing.evaluation.witnesses
     for name, records in witnessed.items():
         for record in records:
-            provenance = record.provenance or Provenance("unknown")
-            kind = "log" if provenance.lines and provenance.source == "log" else "fact"
+            provenance = record.provenance or Provenance(UNKNOWN)
+            kind = "log" if provenance.is_log_line else "fact"
             out.append(Evidence(kind, record_text(record), provenance, name,
                                 dict(record.fields) if kind == "fact" else None))
     for variable, record in firing.bindings.items():
-        provenance = record.provenance or Provenance("unknown")
-        kind = "log" if provenance.lines and provenance.source == "log" else "fact"
+        provenance = record.provenance or Provenance(UNKNOWN)
+        kind = "log" if provenance.is_log_line else "fact"
         out.append(Evidence(kind, record_text(record), provenance, variable, dict(record.fields)))
     for name, fact in firing.evaluation.facts_used.items():
         if name in witnessed or isinstance(fact.value, list) and (not fact.value or isinstance(fact.value[0], Record)):
@@ -121,6 +127,11 @@ class Diagnosis:
     @property
     def facts(self) -> FactBase:
         return self.chain.facts
+
+    @property
+    def found(self) -> list[RankedCause]:
+        """The causes that count as found (medium certainty or more), best first."""
+        return [cause for cause in self.causes if cause.found]
 
 
 def _rank_key(cause: RankedCause) -> tuple[Any, ...]:
@@ -196,7 +207,7 @@ def diagnose(pack: RulePack, facts: FactBase, findings: list[Finding] | None = N
     the logs showed around their messages (a short paste lowers the certainties)."""
     chain = run(pack, facts)
     all_findings = list(findings or [])
-    all_findings += [Finding(f"rule {failure.rule.id}", failure.message, "error") for failure in chain.failures]
+    all_findings += [Finding(Source.rule(failure.rule.id), failure.message, "error") for failure in chain.failures]
     causes = rank(chain.firings, pack, ALGEBRAS[algebra])
     if context is not None:
         lower_for_context(causes, context)

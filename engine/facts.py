@@ -5,7 +5,7 @@ A fact no probe could establish is *unknown*: it is simply absent from the :clas
 Unknown is never the same as false; conditions evaluate it in three-valued logic.
 
 >>> base = FactBase()
->>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance("environment")))
+>>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance(Source.probe("environment"))))
 >>> base.get("env.nnUNet_raw").value
 '/data/raw'
 >>> base.is_known("env.nnUNet_results")
@@ -16,18 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from .sources import Source
+
 
 @dataclass(frozen=True)
 class Provenance:
     """Where a fact came from: a probe, a file and its line numbers, or a rule that derived it."""
 
-    source: str
+    source: Source
     file: str | None = None
     lines: tuple[int, int] | None = None
     detail: str | None = None
 
     def describe(self) -> str:
-        where = self.source
+        where = self.source.label
         if self.file:
             where += f" {self.file}"
             if self.lines:
@@ -40,8 +42,13 @@ class Provenance:
             where += f" ({self.detail})"
         return where
 
+    @property
+    def is_log_line(self) -> bool:
+        """Whether it points at lines of an input log (the log probe's records)."""
+        return self.source.is_log and self.lines is not None
+
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"source": self.source}
+        out: dict[str, Any] = {"source": self.source.label}
         if self.file is not None:
             out["file"] = self.file
         if self.lines is not None:
@@ -54,7 +61,7 @@ class Provenance:
     def from_json(cls, data: Mapping[str, Any]) -> "Provenance":
         lines = data.get("lines")
         return cls(
-            source=str(data["source"]),
+            source=Source.parse(str(data["source"])),
             file=data.get("file"),
             lines=(int(lines[0]), int(lines[1])) if lines else None,
             detail=data.get("detail"),

@@ -11,11 +11,14 @@ Windows settles, else ``env.shell``; bash when neither is known):
   (a ``/path/to/NAME`` placeholder when no value is given);
 - ``{{ persist_var('nnUNet_raw', env.nnUNet_raw) }}``: keep it for every new terminal; ``{{ after_persist() }}``:
   what makes the kept variable visible;
-- ``{{ dataset_id() }}``: the dataset id of the run, or ``DATASET_ID`` when it is unknown.
+- ``{{ dataset_id() }}``: the dataset id of the run, or ``DATASET_ID`` when it is unknown;
+- ``{{ set_var('nnUNet_raw', home('nnUNet_raw')) }}``: a folder under the user's home, which the user's shell
+  expands (``"$HOME/nnUNet_raw"``, ``%USERPROFILE%\\nnUNet_raw``).
 
 >>> from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
+>>> from nnunet_doctor.engine.sources import Source
 >>> base = FactBase()
->>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance("environment")))
+>>> base.add(Fact("env.nnUNet_raw", "/data/raw", Provenance(Source.probe("environment"))))
 >>> render_fix("export nnUNet_raw={{ env.nnUNet_raw }} ({{ env.nnUNet_results }})", base)
 'export nnUNet_raw=/data/raw (<unknown>)'
 """
@@ -28,10 +31,10 @@ from typing import Any, Mapping
 
 from jinja2 import TemplateSyntaxError, Undefined, meta, nodes, pass_context
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from .facts import FactBase, Record, Unknown
-from .shell_syntax import after_persist, persist_var, quote, set_var
+from .shell_syntax import HomePath, after_persist, persist_var, quote, set_var
 from .wording import fix_value, repr_text
 
 
@@ -198,18 +201,90 @@ def _dataset_id_macro(context: Context, placeholder: str = DATASET_ID_PLACEHOLDE
     return value if isinstance(value, int) and not isinstance(value, bool) else placeholder
 
 
+#: bounds of one fix's rendering (a site rule's template is code): loop iterations in all, the length of a string
+#: or list that ``*`` or a width argument builds, the exponent of ``**``
+MAX_ITERATIONS = 100_000
+MAX_LENGTH = 100_000
+MAX_EXPONENT = 256
+_BUDGET = "_fix_iterations"  # the name a template's loops draw their iterations through (see _compiled)
+_WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate", "batch", "slice", "format")
+_FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d{6,}|\*)|\{[^{}]*?\d{6,}")
+
+
+class _BoundedEnvironment(SandboxedEnvironment):
+    """Jinja's sandbox, with bounds on what a template may build: ``*`` and ``**`` and ``%`` are checked before
+    they run (``'x' * 10**9``, ``9 ** 9 ** 9``, ``'%0999999999d' % 1``)."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(times, int) \
+                        and len(sequence) * times > MAX_LENGTH:
+                    raise SecurityError(f"the fix would build a value longer than {MAX_LENGTH:,}")
+        elif operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT and not (
+                    isinstance(left, (int, float)) and abs(left) <= 1):
+                raise SecurityError(f"an exponent larger than {MAX_EXPONENT}")
+        elif isinstance(left, str) and _FORMAT_WIDTH.search(left):
+            raise SecurityError("a format width of a million or more")
+        return super().call_binop(context, operator, left, right)
+
+
+def _bounded_filter(name: str, function: Any) -> Any:
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_LENGTH:
+                raise SecurityError(f"'{name}' with {value}: larger than {MAX_LENGTH:,}")
+            if name == "format" and isinstance(value, str) and _FORMAT_WIDTH.search(value):
+                raise SecurityError("a format width of a million or more")
+        return function(*args, **kwargs)
+
+    for attribute in ("jinja_pass_arg",):  # keep what tells Jinja to pass the context or environment
+        if hasattr(function, attribute):
+            setattr(bounded, attribute, getattr(function, attribute))
+    return bounded
+
+
+class _Iterations:
+    """What the loops of one rendering may still iterate (a template's ``for`` loops all draw from it)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_ITERATIONS
+
+    def __call__(self, iterable: Any) -> Any:
+        for item in iterable:
+            self.left -= 1
+            if self.left < 0:
+                raise SecurityError(f"the fix's loops ran more than {MAX_ITERATIONS:,} times")
+            yield item
+
+
+def _home_macro(relative: Any) -> HomePath:
+    """``home('nnUNet_raw')``: a value for set_var/persist_var that the user's shell expands to a home folder."""
+    return HomePath(relative)
+
+
+def _install_macros(env: SandboxedEnvironment) -> None:
+    """The macros that speak the user's shell (see the module docstring); kept apart from the quoting filters."""
+    env.globals.update(set_var=_set_var_macro, persist_var=_persist_var_macro, after_persist=_after_persist_macro,
+                       dataset_id=_dataset_id_macro, home=_home_macro)
+
+
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=False, finalize=_finalize_in_words)
+    env = _BoundedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=False, finalize=_finalize_in_words)
+    for name in _WIDTH_FILTERS:
+        env.filters[name] = _bounded_filter(name, env.filters[name])
     env.filters["shell_quote"] = _shell_quote
     env.filters["q"] = _quote_filter
     # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax
     env.filters["set_var"] = lambda *args: Quoted(set_var(*(_known(a) for a in args)))
     env.filters["persist_var"] = lambda *args: Quoted(persist_var(*(_known(a) for a in args)))
     env.filters["after_persist"] = lambda *args: Quoted(after_persist(*(_known(a) for a in args)))  # {{ env.shell | after_persist }}
-    env.globals.update(set_var=_set_var_macro, persist_var=_persist_var_macro, after_persist=_after_persist_macro,
-                       dataset_id=_dataset_id_macro)
+    _install_macros(env)
     return env
 
 
@@ -228,17 +303,37 @@ def template_names(source: str) -> frozenset[str]:
 
 
 def check_syntax(source: str) -> tuple[int, str] | None:
-    """(line within the template, message) for a template that does not parse; None when it parses."""
+    """(line within the template, message) for a template that does not compile (a syntax error, an unknown
+    filter or test); None when it compiles.
+
+    >>> check_syntax("mv {{ path | basename }} x")[1].startswith("No filter named 'basename'. (known filters: abs,")
+    True
+    >>> check_syntax("{% if path is frobbed %}x{% endif %}")[1].startswith("No test named 'frobbed'.")
+    True
+    """
     try:
-        environment().parse(source)
+        _compiled(source)
+        for test in environment().parse(source).find_all(nodes.Test):
+            if test.name not in environment().tests:
+                raise TemplateSyntaxError(f"No test named {test.name!r}.", test.lineno)
     except TemplateSyntaxError as exc:
-        return exc.lineno or 1, exc.message or "template syntax error"
+        message = exc.message or "template syntax error"
+        if message.startswith("No filter named"):
+            message += f" (known filters: {', '.join(sorted(environment().filters))})"
+        elif message.startswith("No test named"):
+            message += f" (known tests: {', '.join(sorted(environment().tests))})"
+        return exc.lineno or 1, message
     return None
 
 
 @lru_cache(maxsize=512)
 def _compiled(source: str) -> Any:
-    return environment().from_string(source)
+    """The template, its ``for`` loops drawing their iterations from the rendering's budget (:class:`_Iterations`)."""
+    env = environment()
+    tree = env.parse(source)
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Call(nodes.Name(_BUDGET, "load"), [loop.iter], [], None, None)
+    return env.from_string(tree)
 
 
 def render_fix(source: str, facts: FactBase, bindings: Mapping[str, Any] | None = None) -> str:
@@ -250,4 +345,5 @@ def render_fix(source: str, facts: FactBase, bindings: Mapping[str, Any] | None 
             context[head] = FactNamespace(facts, "")._lookup(head)
     for key, value in (bindings or {}).items():
         context[key] = _plain(value)
+    context[_BUDGET] = _Iterations()
     return str(_compiled(source).render(context)).strip()

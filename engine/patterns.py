@@ -16,7 +16,7 @@ exponentially. ``ENGINE`` says which engine is in use.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 try:  # pragma: no branch - which branch runs depends on the platform
@@ -45,16 +45,29 @@ class MatchLike(Protocol):
 
 @dataclass(frozen=True)
 class GuardedPattern:
+    """A pattern :func:`compile_guarded` accepted. It is saved (in the rule-pack cache) as its source alone and
+    compiled again the first time a line needs it: a log touches a few of the pack's 150 signatures."""
+
     source: str
     engine: str
-    _compiled: Any
+    ignore_case: bool = False
+    _compiled: Any = field(default=None, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return GuardedPattern, (self.source, self.engine, self.ignore_case)
+
+    @property
+    def compiled(self) -> Any:
+        if self._compiled is None:
+            object.__setattr__(self, "_compiled", _compile(self.source, self.engine, self.ignore_case))
+        return self._compiled
 
     def search(self, text: str) -> MatchLike | None:
-        return self._compiled.search(text)  # type: ignore[no-any-return]
+        return self.compiled.search(text)  # type: ignore[no-any-return]
 
     @property
     def group_names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._compiled.groupindex))
+        return tuple(sorted(self.compiled.groupindex))
 
 
 def compile_guarded(pattern: str, ignore_case: bool = False, engine: str | None = None) -> GuardedPattern:
@@ -64,27 +77,34 @@ def compile_guarded(pattern: str, ignore_case: bool = False, engine: str | None 
         if _re2 is None:
             raise PatternError("RE2 is not installed")
         try:
-            options = _re2.Options()
-            options.log_errors = False
-            options.case_sensitive = not ignore_case
-            compiled = _re2.compile(pattern, options)
+            compiled = _compile(pattern, "re2", ignore_case)
         except Exception as exc:  # re2 raises its own error type
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             raise PatternError(f"invalid regular expression for RE2: {reason}") from None
-        return GuardedPattern(pattern, "re2", compiled)
+        return GuardedPattern(pattern, "re2", ignore_case, compiled)
     return _compile_python(pattern, ignore_case)
+
+
+def _compile(pattern: str, engine: str, ignore_case: bool) -> Any:
+    """The engine's compiled pattern (of a pattern :func:`compile_guarded` checked)."""
+    if engine == "re2":
+        options = _re2.Options()
+        options.log_errors = False
+        options.case_sensitive = not ignore_case
+        return _re2.compile(pattern, options)
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
 
 
 def _compile_python(pattern: str, ignore_case: bool) -> GuardedPattern:
     try:
         parsed = _sre_parse.parse(pattern)
-        compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        compiled = _compile(pattern, "re", ignore_case)
     except re.error as exc:
         raise PatternError(f"invalid regular expression: {exc}") from None
     risky = _risky_repeat(list(parsed), inside_repeat=False)
     if risky:
         raise PatternError(f"pattern could backtrack catastrophically ({risky}); RE2 is not installed to run it safely")
-    return GuardedPattern(pattern, "re", compiled)
+    return GuardedPattern(pattern, "re", ignore_case, compiled)
 
 
 _MAXREPEAT = _sre_parse.MAXREPEAT

@@ -64,11 +64,42 @@ def quote(value: Any, shell: Any = None) -> str | None:
     return shlex.quote(text)
 
 
+class HomePath(str):
+    """A folder under the user's home, written so that the user's shell expands the home folder itself:
+    ``"$HOME/nnUNet_raw"`` (bash, zsh, fish), ``"$HOME\\nnUNet_raw"`` (PowerShell), ``%USERPROFILE%\\nnUNet_raw``
+    (cmd). Only plain relative paths (letters, digits, ``._-/``) are kept; anything else becomes ``nnUNet``.
+
+    >>> print(set_var("nnUNet_raw", HomePath("nnUNet/raw"), "cmd"))
+    set nnUNet_raw=%USERPROFILE%\\nnUNet\\raw
+    >>> print(set_var("nnUNet_raw", HomePath("nnUNet/raw"), "powershell"))
+    $env:nnUNet_raw = "$HOME\\nnUNet\\raw"
+    >>> print(persist_var("nnUNet_raw", HomePath("$(x)"), "bash"))
+    echo 'export nnUNet_raw="$HOME/nnUNet"' >> ~/.bashrc
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, relative: Any) -> "HomePath":
+        text = str(relative).strip().strip("/")
+        plain = bool(text) and all(c.isalnum() or c in "._-/" for c in text) and ".." not in text
+        return super().__new__(cls, text if plain else "nnUNet")
+
+    def word(self, shell: str) -> str:
+        """The home path as one word of ``shell``, with the home folder left for the shell to expand."""
+        if shell == "cmd":
+            return "%USERPROFILE%\\" + self.replace("/", "\\")
+        if shell == "powershell":
+            return '"$HOME\\' + self.replace("/", "\\") + '"'
+        return f'"$HOME/{self}"'
+
+
 def _value(name: str, value: Any, shell: str) -> str:
-    """The value as the shell must read it: a number as it is, text quoted (a placeholder path when unknown, or
-    when cmd cannot hold it)."""
+    """The value as the shell must read it: a number as it is, a home path for the shell to expand, text quoted
+    (a placeholder path when unknown, or when cmd cannot hold it)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, HomePath):
+        return value.word(shell)
     placeholder = f"C:\\path\\to\\{name}" if shell in _WINDOWS else f"/path/to/{name}"
     quoted = quote(value if isinstance(value, str) else placeholder, shell)
     return quoted if quoted is not None else f'"{placeholder}"'

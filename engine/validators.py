@@ -134,10 +134,11 @@ class DuplicateAnchor(Validator):
 class BareExport(Validator):
     name = "bare_export"
     description = "a fix sets a variable with bash words only; set_var()/persist_var() speak the user's shell"
-    _EXPORT = re.compile(r"^\s*(?:export|setx)\s+([A-Za-z_]\w*)=", re.M)
+    #: ``export NAME=`` or ``setx NAME value`` anywhere in a fix (a step of a list, a parenthesis of prose)
+    _EXPORT = re.compile(r"(?:^|[\s(:;])(?:export\s+([A-Za-z_]\w*)=|setx\s+([A-Za-z_]\w*)\s)", re.M)
 
     def check_rule(self, rule: Rule, pack: RulePack) -> Iterable[Issue]:
-        for name in dict.fromkeys(self._EXPORT.findall(rule.fix)):
+        for name in dict.fromkeys(a or b for a, b in self._EXPORT.findall(rule.fix)):
             yield self.issue(_where(rule, "fix"), f"the fix sets {name} in bash only: write "
                                                   f"{{{{ set_var('{name}', value) }}}} (and persist_var to keep it)")
 

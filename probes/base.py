@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Mapping, Protocol
+from typing import Any, BinaryIO, Callable, ClassVar, Mapping, Protocol, TypeVar, cast
 
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.signatures import SignatureSet
+from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.vocabulary import Vocabulary
 
 
@@ -26,8 +27,15 @@ class LogSource:
     stream: BinaryIO | None = None
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class ProbeContext:
+    """What a probe may read: the inputs, the facts of the probes that ran before it, and readings of the inputs
+    that several probes share (:meth:`shared`). ``options`` holds only what the user asked for (``quick``,
+    ``jobs``, ``cache``)."""
+
     vocabulary: Vocabulary
     signatures: SignatureSet = field(default_factory=SignatureSet)
     logs: list[LogSource] = field(default_factory=list)
@@ -36,6 +44,23 @@ class ProbeContext:
     offline: bool = False
     environ: Mapping[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    #: the facts established by the probes that ran before this one (in the order of the registry)
+    established: list[Fact] = field(default_factory=list)
+    _readings: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
+
+    def shared(self, reader: "Callable[[ProbeContext], _T]") -> _T:
+        """``reader(self)``, computed once per diagnosis and shared by every probe that asks for it (the dataset's
+        folders, its dataset.json and listing): a probe names what it depends on instead of leaving it in a dict.
+
+        >>> context = ProbeContext(Vocabulary())
+        >>> calls = []
+        >>> def folders(context): calls.append(1); return ["raw"]
+        >>> context.shared(folders), context.shared(folders), len(calls)
+        (['raw'], ['raw'], 1)
+        """
+        if reader not in self._readings:
+            self._readings[reader] = reader(self)
+        return cast(_T, self._readings[reader])
 
 
 class FactSink:
@@ -55,7 +80,7 @@ class FactSink:
         if error:
             self.problems.append(error)
             return
-        provenance = provenance or Provenance(self.probe, **where)
+        provenance = provenance or Provenance(Source.probe(self.probe), **where)
         if isinstance(value, list) and self.vocabulary.get(name) and self.vocabulary.specs[name].is_collection:
             value = [item if isinstance(item, Record) else Record(item, provenance) for item in value]
         self.facts.append(Fact(name, value, provenance))
@@ -65,7 +90,7 @@ class FactSink:
         if name not in self.vocabulary:
             self.problems.append(f"fact '{name}' is not in the vocabulary")
             return
-        self.facts.append(Fact(name, Unknown(reason), Provenance(self.probe, detail=reason)))
+        self.facts.append(Fact(name, Unknown(reason), Provenance(Source.probe(self.probe), detail=reason)))
 
     def note(self, message: str, severity: str = "info") -> None:
         """Say something about the probe itself: not applicable here, timed out, its subprocess died.

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 from .base import FactSink, ProbeContext
+from .files import load_json
 from .gpu import probe_timeout, run_command
 
 TIMEOUT_VARIABLE = "NNUNET_DOCTOR_CHECK_TIMEOUT"
@@ -128,7 +129,7 @@ def plans_at_hand(context: ProbeContext) -> dict[str, str] | None:
 def _configuration(plans: Path) -> str | None:
     """3d_fullres when the plans have it (what nnU-Net trains first), else 2d, else None."""
     try:
-        configurations = json.loads(plans.read_text(encoding="utf-8")).get("configurations", {})
+        configurations = load_json(plans).get("configurations", {})
     except (OSError, ValueError, AttributeError):
         return None
     return next((name for name in ("3d_fullres", "2d") if name in configurations), None)

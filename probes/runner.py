@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from nnunet_doctor.engine.diagnosis import Finding
 from nnunet_doctor.engine.facts import Fact
+from nnunet_doctor.engine.sources import Source
 
 from .base import FactSink, ProbeContext
 
@@ -80,7 +81,7 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
             module_name, class_name = entry.target.split(":")
             module = importlib.import_module(f"{__package__}.{module_name}")
             probe = getattr(module, class_name)()
-            context.options["_established"] = list(facts)  # what earlier probes found (the dataset probe reads -i)
+            context.established = list(facts)  # what earlier probes found (the dataset probe reads -i)
             probe.collect(context, sink)
             status, detail = "ran", sink.detail
         except Exception as exc:  # a probe must never take the diagnosis down
@@ -88,14 +89,14 @@ def run_probes(context: ProbeContext, entries: tuple[ProbeEntry, ...] = PROBES,
             detail = f"{type(exc).__name__}: {exc}"
             frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
             where = f" ({frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" if frame else ""
-            findings.append(Finding(f"probe {entry.name}", f"the {entry.name} probe crashed: {detail}{where}; "
+            findings.append(Finding(Source.probe(entry.name), f"the {entry.name} probe crashed: {detail}{where}; "
                                     "its facts are unknown", "error"))
         seconds = time.perf_counter() - started
         facts += sink.facts
-        findings += [Finding(f"probe {entry.name}", message, severity) for severity, message in sink.notes]
+        findings += [Finding(Source.probe(entry.name), message, severity) for severity, message in sink.notes]
         for problem in sink.problems:
-            findings.append(Finding(f"probe {entry.name}", f"probe produced an invalid fact: {problem}", "warning"))
+            findings.append(Finding(Source.probe(entry.name), f"probe produced an invalid fact: {problem}", "warning"))
         if seconds > SLOW_PROBE_SECONDS:
-            findings.append(Finding(f"probe {entry.name}", f"the {entry.name} probe took {seconds:.1f} s", "info"))
+            findings.append(Finding(Source.probe(entry.name), f"the {entry.name} probe took {seconds:.1f} s", "info"))
         reports.append(ProbeReport(entry.name, status, seconds, detail))
     return facts, findings, reports

@@ -138,7 +138,13 @@ def test_terminal_lines_fit_the_width(log_reports: dict[str, Any], dataset_repor
     for name, report in _all_reports(log_reports, dataset_reports).items():
         for verbose in (False, True):
             text = render(report, "terminal", verbose=verbose, width=WIDTH)
+            in_fix = False
             for line in text.splitlines():
+                indent = len(line) - len(line.lstrip(" "))
+                if line.strip() and indent < 4:
+                    in_fix = line.strip() == "fix:"
+                if in_fix and indent >= 6:
+                    continue  # a fix's command stays whole (folded, it would paste as two commands)
                 # only a single word or path longer than the width may stick out, on a line of its own
                 assert len(line) <= WIDTH or " " not in line.strip(), f"{name}: {line!r}"
 
@@ -324,3 +330,50 @@ def test_fixes_show_values_captured_from_a_log_in_words() -> None:
     fix = render_fix("No label file for: {{ missing }}; plans have {{ configs }}; found {{ found }}", FactBase(),
                      {"missing": "[np.str_('case_002')]", "configs": ["2d", "3d_fullres"], "found": "[0, 1, 3]"})
     assert fix == "No label file for: case_002; plans have 2d, 3d_fullres; found [0, 1, 3]"
+
+
+def test_a_crashed_probe_is_reported_first_and_its_area_unknown() -> None:
+    """A probe that could not finish used to leave '✓ no problem found' on the first line and exit 0."""
+    from nnunet_doctor.probes.runner import ProbeReport
+
+    result = run_diagnosis(DiagnosisRequest(log_texts={"train.log": "Epoch 1\n"}, dataset="/nowhere", offline=True,
+                                            probes={"log"}))
+    result.probe_reports.append(ProbeReport("dataset", "failed", 0.1, "RecursionError: maximum recursion depth"))
+    report = build_report(result)
+    jsonschema.validate(report, SCHEMA)
+    assert report["summary"]["incomplete"] and report["incomplete"][0]["areas"] == ["Dataset"]
+    assert dict((item["area"], item["mark"]) for item in report["checklist"])["Dataset"] == "?"
+    for fmt in ("terminal", "markdown", "html"):
+        text = render(report, fmt, verbose=True)
+        assert "no problem found." not in text.replace("No known problem found in what", "")
+        assert "✓ No known problem found" not in text and "✓ nnunet-doctor" not in text
+        assert "not checked to the end: the dataset probe crashed (RecursionError" in text.replace("</strong>", "")
+    assert render(report, "terminal").startswith("? nnunet-doctor: Dataset not checked to the end")
+
+
+def test_a_fix_command_pasted_from_a_narrow_terminal_runs_nothing_else(tmp_path: Path) -> None:
+    """The terminal report used to fold a fix's command at a space: the rest of the line, made of a file name
+    (``x;touch PWNED;x``), became a command of its own when the block was pasted."""
+    import shutil
+
+    from dataset_synthetic import Spec
+
+    folder = write_dataset(tmp_path / "raw", Spec(cases=2, shape=(8, 8, 6)))
+    image = next((folder / "imagesTr").iterdir())
+    image.rename(image.with_name("a x;touch PWNED;x b x;touch PWNED;x c x;touch PWNED;x d.nii.gz"))  # no _0000
+    report = build_report(run_diagnosis(DiagnosisRequest(dataset=str(folder), offline=True,
+                                                         environ={"NNUNET_DOCTOR_CACHE": "off"})))
+    assert report["causes"][0]["cause"] == "data.file_naming"
+    for width in range(40, 120, 7):
+        lines = render(report, "terminal", width=width).splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("      mv "))
+        end = next(i for i in range(start, len(lines)) if not lines[i].startswith("      "))
+        block = lines[start:end]  # the commands, as a user selects them to paste
+        sandbox = tmp_path / f"paste{width}"
+        (sandbox / "bin").mkdir(parents=True)
+        (sandbox / "bin" / "mv").write_text("#!/bin/sh\nexit 0\n")
+        (sandbox / "bin" / "mv").chmod(0o755)
+        (sandbox / "bin" / "touch").symlink_to("/usr/bin/touch" if Path("/usr/bin/touch").exists() else "/bin/touch")
+        subprocess.run([shutil.which("bash") or "bash"], input="\n".join(block) + "\n", text=True, capture_output=True, cwd=sandbox,
+                       env={"PATH": str(sandbox / "bin")}, timeout=30)
+        assert not (sandbox / "PWNED").exists(), "\n".join(block)

@@ -32,10 +32,11 @@ from starlette.schemas import SchemaGenerator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nnunet_doctor import __version__
+from nnunet_doctor.engine.certainty import is_found
 
 from ..intake import safe_relative
 from ..report import render, template_environment
-from .history import FOUND_THRESHOLD, Entry, History
+from .history import Entry, History
 from .workers import Busy, Job, Outcome, WorkerPool
 
 TOKEN_ENV = "NNUNET_DOCTOR_TOKEN"
@@ -270,7 +271,7 @@ def _desk(request: Request) -> Desk:
 def _entry_view(entry: Entry) -> dict[str, Any]:
     return {"id": entry.id, "url": f"/reports/{entry.id}", "created": entry.created.replace("T", " ")[:19],
             "inputs": entry.inputs, "top": entry.top_cause, "rule_pack": entry.rule_pack, "raw": entry.raw,
-            "causes": [{"cause": cause, "certainty": f"{certainty:.2f}", "found": certainty >= FOUND_THRESHOLD}
+            "causes": [{"cause": cause, "certainty": f"{certainty:.2f}", "found": is_found(certainty)}
                        for cause, certainty in entry.causes[:5]]}
 
 

@@ -24,8 +24,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-#: a cause counts in searches and trends from this certainty on (the report's "found")
-FOUND_THRESHOLD = 0.4
+from nnunet_doctor.engine.certainty import FOUND_THRESHOLD  # searches and trends count found causes
+
 #: characters of one input that text search covers (a larger input: its head and its tail)
 INDEXED_CHARS = 4 << 20
 _BUCKETS = {"day": "%Y-%m-%d", "week": "%Y-W%W", "month": "%Y-%m"}

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import Source
 
 from ..base import FactSink, ProbeContext
 from ..extras import missing, unavailable
+from ..files import read_small_text
 from .cache import CaseCache
 from .cases import describe, task_key
 from .dataset_json import DatasetJson, normalization_for, parse_dataset_json
@@ -32,13 +34,13 @@ from .profiles import PROFILES_VERSION, Profiled, content_issues
 from .scan import file_keys, measure_all
 
 
+def _locate(context: ProbeContext) -> DatasetLocation:
+    return locate(str(context.dataset), context.environ)
+
+
 def located(context: ProbeContext) -> DatasetLocation:
     """The dataset's folders, resolved once per diagnosis and shared by the dataset, preprocessed and results probes."""
-    cached = context.options.get("_dataset_location")
-    if not isinstance(cached, DatasetLocation):
-        cached = locate(str(context.dataset), context.environ)
-        context.options["_dataset_location"] = cached
-    return cached
+    return context.shared(_locate)
 
 
 @dataclass
@@ -52,24 +54,23 @@ class RawDataset:
 
 def raw_dataset(context: ProbeContext) -> RawDataset | None:
     """dataset.json and the file listing of the raw folder, read once per diagnosis (None: no raw folder)."""
+    return context.shared(_read_raw_dataset)
+
+
+def _read_raw_dataset(context: ProbeContext) -> RawDataset | None:
     where = located(context)
     if where.raw is None:
         return None
-    cached = context.options.get("_raw_dataset")
-    if isinstance(cached, RawDataset):
-        return cached
     path = where.raw / "dataset.json"
     info, error = DatasetJson(), None
     if path.is_file():
         try:
-            info = parse_dataset_json(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
+            info = parse_dataset_json(read_small_text(path))
+        except (OSError, ValueError) as exc:
             error = f"cannot read dataset.json: {exc}"
     file_ending = info.file_ending or guess_file_ending(where.raw)
     layout = read_layout(where.raw, file_ending, info.channel_count, info.file_list)
-    raw = RawDataset(where.raw, info, layout, path.is_file(), error)
-    context.options["_raw_dataset"] = raw
-    return raw
+    return RawDataset(where.raw, info, layout, path.is_file(), error)
 
 
 class DatasetProbe:
@@ -118,7 +119,7 @@ class DatasetProbe:
                                "checking cases" if voxels else "reading headers")
         facts = describe(layout, raw.info, measured)
         sink.add("dataset.voxels_checked", voxels)
-        sink.add("dataset.file_issues", [Record(issue.as_fields(), Provenance("dataset", f"{issue.folder}/{issue.file}"))
+        sink.add("dataset.file_issues", [Record(issue.as_fields(), Provenance(Source.probe("dataset"), f"{issue.folder}/{issue.file}"))
                                          for issue in layout.issues + facts.issues])
         sink.add("dataset.cases", [_record(fields, TRAIN_IMAGES) for fields in facts.cases])
         sink.add("dataset.test_cases", [_record(fields, TEST_IMAGES) for fields in facts.test_cases])
@@ -140,7 +141,7 @@ def _input_profiles(raw: RawDataset, context: ProbeContext) -> list[Profiled]:
     """Content profiles of the images a prediction log's ``-i`` names (:mod:`.inputs`), measured without the cache."""
     out = []
     ending = raw.info.file_ending or ".nii.gz"
-    for folder in predicted_folders(context.options.get("_established", [])):
+    for folder in predicted_folders(context.established):
         cases = input_cases(folder, ending)
         tasks = {f"input/{case.id}": CaseTask(str(folder), tuple(case.images), None, True) for case in cases}
         stats = {name: (-1, -1) for case in cases for name in case.images}
@@ -189,13 +190,13 @@ def _content_facts(raw: RawDataset, tasks: dict[str, CaseTask], measured: dict[s
             cache.put("content_issues", [(digest, 0, 0)], found)
             cache.save()
     sink.add("dataset.content_profiled", found["profiled"])
-    sink.add("dataset.content_issues", [Record(fields, Provenance("dataset", fields["file"])) for fields in found["issues"]])
+    sink.add("dataset.content_issues", [Record(fields, Provenance(Source.probe("dataset"), fields["file"])) for fields in found["issues"]])
 
 
 def _record(fields: dict[str, Any], folder: str) -> Record:
     """A case record whose provenance names its first file, so evidence points at something one can open."""
     first = fields["images"][0] if fields.get("images") else None
-    return Record(fields, Provenance("dataset", f"{folder}/{first}" if first else folder))
+    return Record(fields, Provenance(Source.probe("dataset"), f"{folder}/{first}" if first else folder))
 
 
 def _dataset_json_facts(raw: RawDataset, sink: FactSink) -> None:
@@ -203,7 +204,7 @@ def _dataset_json_facts(raw: RawDataset, sink: FactSink) -> None:
     if not raw.json_present:
         return
     info = raw.info
-    where = Provenance("dataset", "dataset.json")
+    where = Provenance(Source.probe("dataset"), "dataset.json")
     problems = [problem.as_fields() for problem in info.problems]
     if raw.json_error:
         problems.append({"kind": "syntax", "key": "", "message": raw.json_error})

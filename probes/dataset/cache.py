@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nnunet_doctor.engine.pack_cache import cache_dir
+from nnunet_doctor.probes.files import load_json
 
 FORMAT = 2  # 2: voxel measurements hold content profiles, kept in a second file (see ``content``)
 FileKey = tuple[str, int, int]  # path relative to the dataset folder, size, mtime in ns
@@ -59,16 +60,21 @@ class CaseCache:
     def open_at(cls, path: Path, dataset: Path) -> "CaseCache":
         entries: dict[str, Any] = {}
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = load_json(path)
             if data.get("format") == FORMAT and data.get("dataset") == str(dataset):
                 entries = dict(data.get("cases", {}))
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, TypeError):
             pass
         return cls(path, dataset, entries)
 
     def get(self, key: str, files: Sequence[FileKey]) -> dict[str, Any] | None:
+        """The result stored for ``key`` when it was made from these very files; None otherwise (also for an entry
+        that is not what :meth:`put` writes: the file is measured again)."""
         entry = self.entries.get(key)
-        if entry is None or [tuple(f) for f in entry["files"]] != [tuple(f) for f in files]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("files"), list) \
+                or not isinstance(entry.get("result"), dict):
+            return None
+        if [tuple(f) if isinstance(f, list) else f for f in entry["files"]] != [tuple(f) for f in files]:
             return None
         return dict(entry["result"])
 

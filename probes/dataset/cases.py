@@ -28,6 +28,8 @@ from .dataset_json import DatasetJson
 from .headers import Geometry, close, orientation
 from .layout import CaseFiles, FileIssue, Layout
 
+#: the largest label value whose share of the voxels is measured (a uint16 label image's range)
+MAX_LABEL_VALUE = 65_535
 OUTLIER_FACTOR = 5.0  # a case whose spacing differs from the median by this factor: units mixed up?
 
 
@@ -162,7 +164,9 @@ def _case_record(case: CaseFiles, result: dict[str, Any], info: DatasetJson, for
         expected = set(info.expected_labels) if info.expected_labels is not None else None
         values = sorted(counts)
         background = counts.get(0.0, 0) + (counts.get(float(info.ignore_label), 0) if info.ignore_label is not None else 0)
-        top = max([0, *(info.expected_labels or [])])
+        # class shares by label value, up to the largest declared value that a label image can hold
+        # ("tumour": 3000000000 in dataset.json is reported as not consecutive; a list that long is not built)
+        top = max([0, *(v for v in info.expected_labels or [] if v <= MAX_LABEL_VALUE)])
         record.update(label_values=values, label_float=bool(label["float"]),
                       unexpected_labels=[v for v in values if v not in expected and v == int(v)]
                       if expected is not None else None,
@@ -248,7 +252,7 @@ def _classes(records: list[dict[str, Any]], info: DatasetJson, foreground: list[
     total = len(measured)
     out = []
     for value in foreground:
-        shares = [r["class_fractions"][value] for r in measured if value < len(r["class_fractions"])]
+        shares = [r["class_fractions"][value] for r in measured if 0 <= value < len(r["class_fractions"])]
         present = [share for share in shares if share > 0]
         out.append({"value": value, "name": names.get(value, str(value)), "cases": len(present),
                     "fraction": sum(shares) / total if total else 0.0,

@@ -16,6 +16,7 @@ reported, not only the first one nnU-Net would stop at.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,10 @@ def parse_dataset_json(text: str) -> DatasetJson:
     info = DatasetJson()
     try:
         content = json.loads(text)
+    except RecursionError:
+        info.problems.append(Problem("syntax", "", "not valid JSON for this tool: nested too deeply "
+                                     f"(more than {sys.getrecursionlimit()} levels of [ and {{)"))
+        return info
     except json.JSONDecodeError as exc:
         info.problems.append(Problem("syntax", "", f"not valid JSON: {exc.msg} at line {exc.lineno} "
                                      f"column {exc.colno}", found=_line(text, exc.lineno).strip()[:200],
@@ -181,12 +186,15 @@ def _words(name: str) -> list[str]:
 
 
 def _as_int(value: Any) -> int | None:
-    """nnU-Net casts label values with int() (label_handling.py:57, 70-72): '1' and 1.0 pass, 'one' does not."""
-    if isinstance(value, bool):
+    """nnU-Net casts label values with int() (label_handling.py:57, 70-72): '1' and 1.0 pass, 'one' does not;
+    neither do infinity and values no label image can hold (64 bits and more)."""
+    if isinstance(value, bool) or (isinstance(value, str) and len(value) > 40):
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not -2**63 <= number < 2**63:
         return None
     return number if not isinstance(value, float) or value == number else None
 

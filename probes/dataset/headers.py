@@ -166,9 +166,15 @@ def parse_nifti_header(raw: bytes | bytearray) -> NiftiHeader | None:
     if not 1 <= ndim <= 7 or any(d < 1 for d in dims[1:ndim + 1]):
         raise HeaderError(f"bad NIfTI header: dimensions {dims[:ndim + 1]}")
     qform_code, sform_code = field("2h", 252)
+    vox_offset = field("f", 108)[0]
+    if not 0 <= vox_offset < 2**62:  # inf, nan or negative: where the voxels start is not said
+        raise HeaderError(f"bad NIfTI header: vox_offset {vox_offset}")
     return NiftiHeader(endian, tuple(dims[1:ndim + 1]), field("h", 68)[0], field("h", 70)[0], field("h", 72)[0],
-                       field("8f", 76), int(field("f", 108)[0]), field("2f", 112), qform_code, sform_code,
+                       field("8f", 76), int(vox_offset), field("2f", 112), qform_code, sform_code,
                        field("6f", 256), tuple(field("4f", offset) for offset in (280, 296, 312)))
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _nifti(path: str, gzipped: bool, size: int) -> Geometry | None:
@@ -178,6 +184,7 @@ def _nifti(path: str, gzipped: bool, size: int) -> Geometry | None:
             start = stream.read(4096)
             stream.seek(-4, os.SEEK_END)
             trailer = struct.unpack("<I", stream.read(4))[0]
+        gzipped = gzipped and start[:2] == _GZIP_MAGIC  # SimpleITK reads a plain NIfTI named .nii.gz as well
         raw = zlib.decompressobj(31).decompress(start, 348) if gzipped else start[:348]
         if gzipped and len(raw) < 348:  # an unusually long gzip header or poor compression: stream it
             with gzip.open(path, "rb") as stream:
@@ -239,7 +246,7 @@ def _check_complete(path: str, size: int, expected: int, trailer: int | None) ->
     total = 0
     try:
         with gzip.open(path, "rb") as stream:
-            while chunk := stream.read(1 << 22):
+            while total < expected and (chunk := stream.read(1 << 22)):
                 total += len(chunk)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise HeaderError(f"truncated or corrupt: {exc}") from None

@@ -93,7 +93,7 @@ def guess_file_ending(folder: Path) -> str | None:
     """The most common image ending in imagesTr, for a dataset.json that does not say (or cannot be read)."""
     counts: dict[str, int] = {}
     for entry in _entries(folder / TRAIN_IMAGES):
-        if entry.is_file() and not _hidden(entry.name):
+        if os.path.isfile(entry.path) and not _hidden(entry.name):  # False for a link in a loop
             ending = ending_of(entry.name)
             counts[ending] = counts.get(ending, 0) + 1
     return max(counts, key=lambda e: counts[e]) if counts else None
@@ -170,7 +170,14 @@ def _screen(layout: Layout, sub: str, grammar: str, sidecars: bool) -> tuple[lis
     images = sub != TRAIN_LABELS
     for entry in _entries(layout.folder / sub):
         name, rel = entry.name, f"{sub}/{entry.name}"
-        if entry.is_dir():
+        try:
+            is_folder, stat = entry.is_dir(), entry.stat()
+        except OSError:  # a link in a loop or to nothing: nnU-Net's subfiles (os.path.isfile) does not list it
+            parsed = (name[:-(len(grammar) + 5)] if images else name[:-len(grammar)]) if name.endswith(grammar) else ""
+            layout.issues.append(FileIssue(sub, name, "unreadable", parsed, "a symbolic link that leads nowhere (a "
+                                           "loop, or a missing target): nnU-Net does not see this file"))
+            continue
+        if is_folder:
             if name.endswith(grammar):
                 layout.issues.append(FileIssue(sub, name, "directory", name[:-len(grammar)], (
                     "a folder named like an image file: nnU-Net lists files only and skips it" if images else
@@ -179,7 +186,6 @@ def _screen(layout: Layout, sub: str, grammar: str, sidecars: bool) -> tuple[lis
                 layout.nested.append(rel)
             continue
         names.append(name)
-        stat = entry.stat()
         layout.stats[rel] = (stat.st_size, stat.st_mtime_ns)
         if _hidden(name):
             parsed = name[:-(len(grammar) + 5)] if images and name.endswith(grammar) else ""

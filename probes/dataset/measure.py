@@ -89,7 +89,7 @@ def _read_nifti(path: str) -> Any:
 
     with open(path, "rb") as stream:
         raw = stream.read()
-    gzipped = path.lower().endswith(".gz")
+    gzipped = raw[:2] == b"\x1f\x8b"  # by content: SimpleITK reads a plain NIfTI named .nii.gz as well
     data = _gunzip(raw) if gzipped else raw
     header = parse_nifti_header(data[:348])
     if header is None or header.datatype not in NIFTI_DATATYPES:

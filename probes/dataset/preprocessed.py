@@ -1,10 +1,10 @@
 """The preprocessed probe: what planning and preprocessing left in nnUNet_preprocessed/DatasetXXX_Name.
 
 It reads the plans as JSON (no torch), opens every preprocessed file the cheap way nnU-Net opens it (a Blosc2
-frame's header and trailer, a pickle, an npz directory) to find truncated ones, and compares the raw data with
-what was preprocessed from it: raw labels against their copies in ``gt_segmentations`` (byte for byte where the
-sizes or times say they may differ), raw images against the time their case was preprocessed, the raw
-dataset.json against the planner's copy (which is what preprocessing and training read).
+frame's header and trailer, an npz directory; a pickle's opcodes are walked, never run) to find truncated ones, and
+compares the raw data with what was preprocessed from it: raw labels against their copies in ``gt_segmentations``
+(byte for byte where the sizes or times say they may differ), raw images against the time their case was
+preprocessed, the raw dataset.json against the planner's copy (which is what preprocessing and training read).
 
 Sample input (after ``nnUNetv2_plan_and_preprocess -d 1 -c 3d_fullres``)::
 
@@ -15,16 +15,18 @@ Sample input (after ``nnUNetv2_plan_and_preprocess -d 1 -c 3d_fullres``)::
 from __future__ import annotations
 
 import datetime
-import json
+import io
 import os
-import pickle
+import pickletools
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import Source
 
 from ..base import FactSink, ProbeContext
+from ..files import load_json
 from . import RawDataset, located, raw_dataset
 from .vram import calibration, required_gb
 
@@ -67,22 +69,22 @@ class PreprocessedProbe:
                                   "configurations": p.get("configurations", []), "error": p.get("error")}
                                  for p in plans])
         folders, corrupt = _data_folders(folder, raw_cases)
-        sink.add("preprocessed.data_folders", [Record(f, Provenance("preprocessed", f["name"])) for f in folders])
-        sink.add("preprocessed.corrupt", [Record(c, Provenance("preprocessed", f"{c['folder']}/{c['file']}"))
+        sink.add("preprocessed.data_folders", [Record(f, Provenance(Source.probe("preprocessed"), f["name"])) for f in folders])
+        sink.add("preprocessed.corrupt", [Record(c, Provenance(Source.probe("preprocessed"), f"{c['folder']}/{c['file']}"))
                                           for c in corrupt])
         complete = {f["name"] for f in folders if not f["missing_cases"] and not f["incomplete"] and f["cases"]}
         num_classes = len(copy.get("labels", {})) if isinstance(copy, dict) and isinstance(copy.get("labels"), dict) else (
             len(raw.info.labels) if raw else 3)
-        sink.add("plans.configurations", [Record(record, Provenance("preprocessed", f"{record['plans']}.json"))
+        sink.add("plans.configurations", [Record(record, Provenance(Source.probe("preprocessed"), f"{record['plans']}.json"))
                                           for p in plans for record in _configurations(p, complete, num_classes)])
         if raw is not None:
-            sink.add("preprocessed.stale", [Record(s, Provenance("preprocessed", s["file"]))
+            sink.add("preprocessed.stale", [Record(s, Provenance(Source.probe("preprocessed"), s["file"]))
                                             for s in _stale(folder, raw, copy)][:_MAX_LISTED])
 
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_json(path)
     except (OSError, ValueError):
         return None
 
@@ -95,7 +97,7 @@ def _splits(path: Path, raw_cases: list[str] | None) -> dict[str, Any]:
     if not path.is_file():
         return {"present": False, "unknown_cases": []}
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        content = load_json(path)
         folds = [fold for fold in content if isinstance(fold, dict) and "train" in fold and "val" in fold]
         if len(folds) != len(content):
             raise ValueError("every fold must be {\"train\": [...], \"val\": [...]}")
@@ -112,7 +114,7 @@ def _plans(folder: Path) -> list[dict[str, Any]]:
         if path.name in _NOT_PLANS:
             continue
         try:
-            content = json.loads(path.read_text(encoding="utf-8"))
+            content = load_json(path)
         except (OSError, ValueError) as exc:
             out.append({"identifier": path.stem, "error": f"cannot read {path.name}: {exc}"[:300]})
             continue
@@ -166,6 +168,23 @@ def _configurations(plans: dict[str, Any], complete: set[str], num_classes: int)
     return out
 
 
+#: the largest case properties file (.pkl) whose structure is checked; nnU-Net writes a few kilobytes per case
+MAX_PICKLE_BYTES = 64 << 20
+
+
+def _check_pickle(path: Path) -> None:
+    """Raise when a case properties file is not a whole pickle. Its opcodes are walked (pickletools), never run:
+    unpickling executes whatever the file says, and the folder may be someone else's."""
+    size = path.stat().st_size
+    if size > MAX_PICKLE_BYTES:
+        raise ValueError(f"{size >> 20} MiB, larger than a case properties file ({MAX_PICKLE_BYTES >> 20} MiB)")
+    data = path.read_bytes()
+    if not data:
+        raise EOFError("Ran out of input")
+    for _ in pickletools.genops(io.BytesIO(data)):
+        pass
+
+
 def _check_file(path: Path) -> str | None:
     """Why a preprocessed file cannot be opened the way nnU-Net opens it; None when it can."""
     try:
@@ -176,8 +195,7 @@ def _check_file(path: Path) -> str | None:
 
             blosc2.open(urlpath=str(path), mode="r")
         elif path.suffix == ".pkl":
-            with open(path, "rb") as stream:
-                pickle.load(stream)  # nnU-Net's own output, which nnU-Net unpickles the same way
+            _check_pickle(path)
         elif path.suffix == ".npz":
             with zipfile.ZipFile(path) as archive:
                 archive.namelist()

@@ -14,14 +14,15 @@ Sample input::
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import Source
 
 from ..base import FactSink, ProbeContext
+from ..files import load_json
 from . import located
 
 _CHECKPOINTS = ("checkpoint_final.pth", "checkpoint_best.pth", "checkpoint_latest.pth")
@@ -49,7 +50,7 @@ def training_logs(folder: Path) -> list[Path]:
     folds = [folder] if folder.name.startswith("fold_") else [
         fold for model in model_folders(folder) for fold in _subdirs(model) if fold.name.startswith("fold_")]
     for fold in folds:
-        found = sorted(fold.glob("training_log_*.txt"), key=lambda p: p.stat().st_mtime)
+        found = sorted((p for p in fold.glob("training_log_*.txt") if p.is_file()), key=lambda p: p.stat().st_mtime)
         if found:
             logs.append(found[-1])
     return logs
@@ -78,15 +79,15 @@ class ResultsProbe:
         models, folds = [], []
         for model in model_folders(folder):
             record, fold_records = _model(model)
-            models.append(Record(record, Provenance("results", model.name)))
-            folds += [Record(f, Provenance("results", f"{model.name}/fold_{f['fold']}")) for f in fold_records]
+            models.append(Record(record, Provenance(Source.probe("results"), model.name)))
+            folds += [Record(f, Provenance(Source.probe("results"), f"{model.name}/fold_{f['fold']}")) for f in fold_records]
         sink.add("results.models", models)
         sink.add("results.folds", folds)
 
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_json(path)
     except (OSError, ValueError):
         return None
 

@@ -20,6 +20,7 @@ import re
 from typing import ClassVar
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink, ProbeContext
 from .api_drift import ApiErrorReader
@@ -65,6 +66,8 @@ class LogProbe:
     name: ClassVar[str] = "log"
     needs: ClassVar[str] = "log"
     description: ClassVar[str] = "reads pasted console output and nnU-Net training logs"
+    #: the scanner's fast lanes and retired anchors (off: every candidate line read line by line, for tests)
+    shortcuts: ClassVar[bool] = True
 
     def collect(self, context: ProbeContext, sink: FactSink) -> None:
         signatures = SignatureReader(context.signatures)
@@ -73,7 +76,8 @@ class LogProbe:
         cli, shell, layout, api = CliReader(), ShellReader(), LayoutReader(), ApiErrorReader()
         catalog = CatalogReader(context.signatures)
         scanner = Scanner([signatures, exceptions, training, run, machine, names, cli, shell, layout, api, catalog],
-                          context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES, USAGE_LINES))
+                          context_lines=max(context.signatures.max_window, READER_CONTEXT_LINES, USAGE_LINES),
+                          shortcuts=self.shortcuts)
         files: list[str] = []
         total = 0
         for source in context.logs:
@@ -117,7 +121,7 @@ def _command_line_facts(sink: FactSink, cli: CliReader, shell: ShellReader, layo
     for name, records, detail in (("cli.errors", cli.records(versions, [dict(c.fields) for c in run.commands]),
                                     "argparse error"), ("shell.not_found", shell.records, "shell message"),
                                    ("layout.paths", layout.records, "path explained by the layout model")):
-        sink.add(name, [Record(r, Provenance("log", r["file"], (r["line"], r["line"]), detail)) for r in records])
+        sink.add(name, [Record(r, Provenance(LOG, r["file"], (r["line"], r["line"]), detail)) for r in records])
     step = step_of([dict(e.fields) for e in exceptions.exceptions], [dict(c.fields) for c in run.commands], run.stages)
     if step is not None:
         name, told, file, line = step

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
 from .scanner import Line
@@ -581,4 +582,4 @@ def _record(found: Finding, error: _Error, cut_traceback: bool = False) -> Recor
               "pip": found.pip, "alternative": found.alternative, "source": found.source,
               "replan": bool(found.extra.get("replan")), "cut_traceback": cut_traceback,
               "line": error.line, "file": error.file, "text": error.text}
-    return Record(fields, Provenance("log", error.file, (error.line, error.line), "API index"))
+    return Record(fields, Provenance(LOG, error.file, (error.line, error.line), "API index"))

@@ -23,6 +23,7 @@ import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.signatures import SignatureSet
 
 from ..base import FactSink
@@ -73,6 +74,14 @@ class CatalogReader:
             self._errors += 1
             self.lines.append((line.number, line.file, text))
 
+    def spent(self) -> tuple[str, ...]:
+        """The message words once the kept lines are full (the error words too once those are full)."""
+        if len(self.lines) < MAX_LINES:
+            return ()
+        if self._errors < MAX_ERROR_LINES:
+            return tuple(word for word in _ANCHORS if word not in _ERROR_WORDS)
+        return _ANCHORS
+
     def end_input(self, name: str, lines: int) -> None:
         pass
 
@@ -105,7 +114,7 @@ class CatalogReader:
             if not found:
                 continue
             best = [m for m in found if m.score == found[0].score]
-            provenance = Provenance("log", file, (number, number), "catalog message")
+            provenance = Provenance(LOG, file, (number, number), "catalog message")
             for match in best[:3]:
                 gone = match.entry.problem and match.entry.removed_in is not None
                 records.append(Record({
@@ -126,7 +135,7 @@ class CatalogReader:
                         detail = (f"catalog: {match.entry.package} {match.entry.release_range} "
                                   f"{match.entry.file}:{match.entry.line} (signature {signature})")
                         matches[name].append(Record({"line": number, "file": file, "text": text[:MAX_TEXT],
-                                                     "score": match.score}, Provenance("log", file, (number, number),
+                                                     "score": match.score}, Provenance(LOG, file, (number, number),
                                                                                        detail)))
         if records:
             sink.add("catalog.messages", records)
@@ -189,7 +198,7 @@ def _releases(sink: FactSink, catalog: "MessageCatalog", records: list[Record], 
     for package, releases in allowed.items():
         file = records[0].fields["file"]
         ordered = [r for r in catalog.releases[package] if r in releases]
-        provenance = Provenance("log", file, (min(lines[package]), max(lines[package])),
+        provenance = Provenance(LOG, file, (min(lines[package]), max(lines[package])),
                                 f"{package} messages only these releases print")
         sink.add("catalog.nnunet_releases", ordered, provenance)
         sink.add("catalog.nnunet_release_range", _range_text(catalog, package, ordered), provenance)
@@ -212,7 +221,7 @@ def _releases(sink: FactSink, catalog: "MessageCatalog", records: list[Record], 
                      {"python": python.value, "package": package,
                       "releases": _range_text(catalog, package, candidates),
                       "requires": sorted({str(requirements[c]) for c in candidates})},
-                     Provenance("log", python.file, (python.line, python.line),
+                     Provenance(LOG, python.file, (python.line, python.line),
                                 f"Python from the log; requires-python of {package} from its sdists"))
             return
 

@@ -25,6 +25,7 @@ import re
 from typing import Any, Iterable, NamedTuple
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from .scanner import Line
 
@@ -85,8 +86,10 @@ class ExceptionReader:
         self._worker = False
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
+        # "Exception in background worker N:" is found by "Exception" (not by "background worker", a phrase of
+        # nnU-Net's every prediction: "sending off prediction to background worker for resampling and export")
         words = (*_TYPE_ENDINGS, *_OTHER_TYPES, _HEADER, _CONTEXT, _CAUSE, 'File "', "File <", ".py:",
-                 "background worker", "RemoteTraceback", "terminated with the following error", "Process ")
+                 "RemoteTraceback", "terminated with the following error", "Process ")
         return [(word, False) for word in words]
 
     def on_line(self, line: Line) -> None:
@@ -131,7 +134,7 @@ class ExceptionReader:
             "chain": self._chain or None, "chained_from": previous.fields["line"] if previous else None,
         }
         first = traceback.start if traceback else number
-        self.last = Record(fields, Provenance("log", file, (first, number), "exception"))
+        self.last = Record(fields, Provenance(LOG, file, (first, number), "exception"))
         if len(self.exceptions) < MAX_EXCEPTIONS:
             self.exceptions.append(self.last)
         self._reset()

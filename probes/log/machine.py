@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
 from .scanner import Line, Sighting
@@ -76,6 +77,9 @@ _LINUX = re.compile(r"(?:^|[\s\"'(])/(?:home|usr|opt|root|mnt|data|scratch|lustr
 _GPU_NAME = re.compile(r"\b(?P<name>(?:NVIDIA|Tesla|Quadro|GeForce|TITAN)\b[\w -]{0,60}?[\w-]{1,30}?)"
                        r"(?=\s{2,}|\s+(?:with|which|is|has|On|Off|GPU)\b|[,.(|:)]|$)")
 _CAPABILITY = re.compile(r"(?:CUDA|cuda|compute) capability (?:sm_(\d+)(\d)\b|(\d+\.\d+))")
+#: the anchors without one of which a line holds no version (``_VERSIONS``), no GPU name and no capability
+_VERSION_WORDS = frozenset({"nnunet", "torch", "PyTorch"})
+_GPU_WORDS = frozenset({"NVIDIA", "Tesla", "Quadro", "GeForce", "TITAN", "capability"})
 _USER_SITE = re.compile(r"[/\\]\.local[/\\]lib[/\\]python|[/\\]AppData[/\\]Roaming[/\\]Python[/\\]")
 _ENVIRONMENT = re.compile(r"[/\\](?:envs[/\\][^/\\]+|anaconda\d?|miniconda\d?|miniforge\d?|mambaforge|\.?venv[^/\\]*"
                           r"|\.?virtualenvs[/\\][^/\\]+|conda)[/\\]")
@@ -124,22 +128,23 @@ class MachineReader:
         return [(word, False) for word in words]
 
     def on_line(self, line: Line) -> None:
-        text = line.text
+        text, hits = line.text, line.hits
         self._paths(line)
-        for match in _VERSIONS.finditer(text):
-            name = "torch" if match.group("name") == "PyTorch" else match.group("name").lower()
-            self.versions.setdefault(name, Sighting(match.group("version"), line.number, line.file))
-        shown = _PIP_SHOW.match(text)
+        if not hits.isdisjoint(_VERSION_WORDS):  # each pattern below needs one of its anchors in the line
+            for match in _VERSIONS.finditer(text):
+                name = "torch" if match.group("name") == "PyTorch" else match.group("name").lower()
+                self.versions.setdefault(name, Sighting(match.group("version"), line.number, line.file))
+        shown = _PIP_SHOW.match(text) if "Name: " in hits else None
         if shown:
             version = next((_PIP_SHOW_VERSION.match(following) for following in line.following(1)), None)
             if version:
                 self.versions.setdefault(shown.group("name"), Sighting(version.group("version"), line.number + 1, line.file))
-        printed = _PYTHON_PRINTED.search(text)
+        printed = _PYTHON_PRINTED.search(text) if "Python" in hits else None
         if printed:
             self.pythons.setdefault(printed.group(1), Sighting(printed.group(1), line.number, line.file))
         for pattern, system in ((_WINDOWS, "windows"), (_MACOS, "macos"), (_LINUX, "linux")):
-            if pattern.search(text):
-                self.systems.setdefault(system, Sighting(system, line.number, line.file))
+            if system not in self.systems and pattern.search(text):
+                self.systems[system] = Sighting(system, line.number, line.file)
         for table, found in ((_SCHEDULERS, self.schedulers), (_CONTAINERS, self.containers)):
             for marker, name in table:
                 if marker in line.hits:
@@ -148,9 +153,10 @@ class MachineReader:
             following = line.following(2)
             fields = parse_cuda_oom(" ".join([text, *following]))
             fields.update({"line": line.number, "file": line.file, "text": text[:2000]})
-            self.cuda_oom = Record(fields, Provenance("log", line.file, (line.number, line.number + len(following)),
+            self.cuda_oom = Record(fields, Provenance(LOG, line.file, (line.number, line.number + len(following)),
                                                       "CUDA out-of-memory message"))
-        self._gpus(line)
+        if not hits.isdisjoint(_GPU_WORDS):
+            self._gpus(line)
 
     def read_debug(self, debug: dict[str, str], path: Path) -> None:
         """The torch version the trainer recorded in ``debug.json``."""
@@ -184,7 +190,7 @@ class MachineReader:
         fields = {"name": name, "root": root, "kind": kind, "version": version,
                   "python": (python.group(1) or f"{python.group(2)}.{python.group(3)}") if python else None,
                   "line": line.number, "file": line.file}
-        self.packages[key] = Record(fields, Provenance("log", line.file, (line.number, line.number), "install path"))
+        self.packages[key] = Record(fields, Provenance(LOG, line.file, (line.number, line.number), "install path"))
         if version and name in ("nnunetv2", "nnunet", "torch"):
             self.versions.setdefault(name, Sighting(version, line.number, line.file))
 
@@ -198,7 +204,7 @@ class MachineReader:
             if len(self.gpus) >= MAX_RECORDS or any(g.fields["name"] == name and g.fields["capability"] == value for g in self.gpus):
                 continue
             self.gpus.append(Record({"name": name, "capability": value, "line": line.number, "file": line.file},
-                                    Provenance("log", line.file, (line.number, line.number), "GPU")))
+                                    Provenance(LOG, line.file, (line.number, line.number), "GPU")))
 
     def end_input(self, name: str, lines: int) -> None:
         pass

@@ -21,6 +21,7 @@ import re
 from typing import Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.signatures import Signature, SignatureSet
 
 from .scanner import Line
@@ -60,9 +61,14 @@ class SignatureReader:
                 captures, score = confirmed
                 fields = {"line": line.number, "file": line.file, "text": line.text[:MAX_TEXT], "score": score,
                           **captures}
-                provenance = Provenance("log", line.file, (line.number, line.number + len(following)),
+                provenance = Provenance(LOG, line.file, (line.number, line.number + len(following)),
                                         f"signature {signature.id}")
                 self.matches[signature.fact_name].append(Record(fields, provenance))
+
+    def spent(self) -> list[str]:
+        """Anchors whose signatures all hold :data:`MAX_MATCHES` records: the scanner may stop looking for them."""
+        return [anchor for anchor, signatures in self._by_anchor.items()
+                if all(len(self.matches[signature.fact_name]) >= MAX_MATCHES for signature in signatures)]
 
     def end_input(self, name: str, lines: int) -> None:
         pass

@@ -18,6 +18,7 @@ import shlex
 from typing import Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
 from .scanner import Line, Sighting
@@ -129,7 +130,17 @@ class RunReader:
         if len(self.commands) >= MAX_COMMANDS or frame and any(c.fields["program"] == fields["program"] for c in self.commands):
             return
         fields.update({"line": line.number, "file": line.file, "text": line.text.strip()[:500]})
-        self.commands.append(Record(fields, Provenance("log", line.file, (line.number, line.number), "command")))
+        self.commands.append(Record(fields, Provenance(LOG, line.file, (line.number, line.number), "command")))
+
+    def spent(self) -> list[str]:
+        """The markers of stages already seen, the command word once the commands are full, "Dataset" once seen."""
+        seen = {stage for stage, _, _ in self.stages}
+        done = [marker for marker, stage in _STAGES if stage in seen]
+        if len(self.commands) >= MAX_COMMANDS:
+            done.append("nnUNet")
+        if self.dataset_name is not None:
+            done.append("Dataset")
+        return done
 
     def end_input(self, name: str, lines: int) -> None:
         pass
@@ -138,7 +149,7 @@ class RunReader:
         """The dataset the run worked on: given on the command line, else the first DatasetXXX_Name printed."""
         for record in self.commands:
             given = str(record.fields.get("dataset") or "").split(" ")[0]
-            number = given if given.isdigit() else (given[7:10] if _DATASET_NAME.match(given) else "")
+            number = given if given.isdigit() and len(given) <= 9 else (given[7:10] if _DATASET_NAME.match(given) else "")
             if number:
                 return Sighting(int(number), record.fields["line"], record.fields["file"])
         if self.dataset_name is not None:

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.values import parse_number, parse_number_list
 
 from ..base import FactSink
-from .scanner import Line, Sighting
+from .scanner import FastLane, Line, Sighting
 
 #: epochs whose pseudo Dice must all be 0 before a class counts as stuck, and the window for swings and gaps
 RECENT_EPOCHS = 10
@@ -45,6 +46,15 @@ SLOW_EPOCH_FACTOR = 2.0
 _RESULTS_PATH = re.compile(r"(?P<dataset>Dataset\d{3}_[^/\\]+)[/\\](?P<trainer>[^/\\]+?)__(?P<plans>[^/\\]+?)__"
                            r"(?P<configuration>[^/\\]+)[/\\]fold_(?P<fold>\w+)")
 _NUMPY_CALL = re.compile(r"\b(?:np\.\w+|array)\((?P<inner>[^()]*?)(?:,\s*dtype=[\w.]+)?\)")
+_V2_VALUE = rb"[-+\w.()]+"
+#: nnU-Net v2's epoch lines as they stand in nearly every log (timestamp, no colours, no redraws), read from the raw
+#: bytes by the scanner's fast lane; the captures are those of the line-by-line patterns below. Values hold no space
+#: or colon, so no such line can hold another pattern's text.
+_V2_EPOCH_LINE = re.compile(
+    rb"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{6})?: )?"
+    rb"(?:Epoch (?P<epoch>\d{1,9})|Current learning rate: (?P<lr>%(v)s)|train_loss (?P<train_loss>%(v)s)"
+    rb"|val_loss (?P<val_loss>%(v)s)|Pseudo dice \[(?P<dice>%(v)s(?:, ?%(v)s)*)\]|Epoch time: (?P<epoch_time>%(v)s) s"
+    rb"|Yayy! New best EMA pseudo Dice: (?P<best>%(v)s)) *\r?" % {b"v": _V2_VALUE})
 
 
 class _Epoch:
@@ -64,7 +74,7 @@ class _Epoch:
         fields = {"epoch": self.number, "lr": self.lr, "train_loss": self.train_loss, "val_loss": self.val_loss,
                   "dice": self.dice, "mean_dice": _mean(self.dice), "epoch_time": self.epoch_time,
                   "new_best": self.new_best, "best_ema": self.best_ema, "line": self.line, "file": self.file}
-        return Record(fields, Provenance("log", self.file, (self.line, max(self.line, self.last_line)),
+        return Record(fields, Provenance(LOG, self.file, (self.line, max(self.line, self.last_line)),
                                          f"epoch {self.number}"))
 
 
@@ -77,8 +87,8 @@ class TrainingReader:
         self._done_line: int | None = None
         epoch = self._epoch_value
         self._patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], Line], None]]] = [
-            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d+)$"), self._start_epoch),
-            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d+)$"), self._start_epoch),
+            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d{1,9})$"), self._start_epoch),
+            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d{1,9})$"), self._start_epoch),
             ("Current learning rate", re.compile(r"Current learning rate: (\S+)"), epoch("lr")),
             ("train_loss", re.compile(r"(?:^|: )train_loss (\S+)$"), epoch("train_loss")),
             ("val_loss", re.compile(r"(?:^|: )val_loss (\S+)$"), epoch("val_loss")),
@@ -93,7 +103,7 @@ class TrainingReader:
             ("Configuration name:", re.compile(r"Configuration name: (\S+)"), self._configuration),
             ("These are the global plan.json settings", re.compile(r"global plan\.json settings"), self._plans),
             ("Desired fold for training", re.compile(r"Desired fold for training: (\S+)"), self._set("fold")),
-            ("split has", re.compile(r"split has (\d+) training and (\d+) validation cases"), self._split),
+            ("split has", re.compile(r"split has (\d{1,12}) training and (\d{1,12}) validation cases"), self._split),
             ("Using device:", re.compile(r"Using device: (\S+)"), self._set("device")),
             ("Using torch.compile", re.compile(r"Using torch\.compile"), self._flag("compile")),
             ("Training done.", re.compile(r"(?:^|: )Training done\.$"), self._done),
@@ -101,6 +111,9 @@ class TrainingReader:
             ("unpacking dataset", re.compile(r"unpacking dataset"), self._flag("unpacks_dataset")),
         ]
         self._by_anchor = {anchor: (pattern, handle) for anchor, pattern, handle in self._patterns}
+        self._lane: dict[str, Callable[[str, int, str], None]] = {
+            "epoch": self._new_epoch, "dice": self._dice_value, "best": self._best_value,
+            **{name: self._epoch_field(name) for name in ("lr", "train_loss", "val_loss", "epoch_time")}}
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -114,6 +127,14 @@ class TrainingReader:
             if match:
                 handle(match, line)
                 return
+
+    def fast_lane(self) -> FastLane:
+        return FastLane(_V2_EPOCH_LINE, self._take)
+
+    def _take(self, match: re.Match[bytes], number: int, file: str) -> None:
+        name = match.lastgroup
+        assert name is not None
+        self._lane[name](match.group(name).decode("ascii"), number, file)
 
     def end_input(self, name: str, lines: int) -> None:
         pass
@@ -136,38 +157,54 @@ class TrainingReader:
             if key in debug:
                 self.note_path(Path(str(debug[key])))
 
-    def _current_epoch(self, field: str, line: Line) -> _Epoch:
+    def _current_epoch(self, field: str, number: int, file: str) -> _Epoch:
         """The epoch a value belongs to. A pasted excerpt without "Epoch N" headers starts a new epoch whenever a value
         repeats; such epochs are numbered on from the previous one (from 0 in order of appearance)."""
         if not self.epochs or getattr(self.epochs[-1], field) is not None:
-            number = self.epochs[-1].number + 1 if self.epochs else 0
-            self.epochs.append(_Epoch(number, line.number, line.file))
+            epoch = self.epochs[-1].number + 1 if self.epochs else 0
+            self.epochs.append(_Epoch(epoch, number, file))
         return self.epochs[-1]
 
     def _epoch_value(self, name: str) -> Callable[[re.Match[str], Line], None]:
+        field = self._epoch_field(name)
+
         def handle(match: re.Match[str], line: Line) -> None:
-            epoch, value = self._current_epoch(name, line), _number(match.group(1))
+            field(match.group(1), line.number, line.file)
+        return handle
+
+    def _epoch_field(self, name: str) -> Callable[[str, int, str], None]:
+        def handle(text: str, number: int, file: str) -> None:
+            epoch, value = self._current_epoch(name, number, file), _number(text)
             if name in ("val_loss", "epoch_time") and epoch.val_loss is None and epoch.epoch_time is None:
                 self._completed += 1
             setattr(epoch, name, value)
-            epoch.last_line = line.number
+            epoch.last_line = number
             if name.endswith("loss") and value is not None and not math.isfinite(value) and self._first_nan is None:
                 self._first_nan = epoch
         return handle
 
     def _start_epoch(self, match: re.Match[str], line: Line) -> None:
-        self.epochs.append(_Epoch(int(match.group(1)), line.number, line.file))
+        self._new_epoch(match.group(1), line.number, line.file)
+
+    def _new_epoch(self, text: str, number: int, file: str) -> None:
+        self.epochs.append(_Epoch(int(text), number, file))
 
     def _dice(self, match: re.Match[str], line: Line) -> None:
-        epoch = self._current_epoch("dice", line)
-        epoch.dice = parse_number_list(match.group(1))
-        epoch.last_line = line.number
+        self._dice_value(match.group(1), line.number, line.file)
+
+    def _dice_value(self, text: str, number: int, file: str) -> None:
+        epoch = self._current_epoch("dice", number, file)
+        epoch.dice = parse_number_list(text)
+        epoch.last_line = number
 
     def _best(self, match: re.Match[str], line: Line) -> None:
+        self._best_value(match.group(1), line.number, line.file)
+
+    def _best_value(self, text: str, number: int, file: str) -> None:
         if self.epochs:
             self.epochs[-1].new_best = True
-            self.epochs[-1].best_ema = parse_number(match.group(1))
-            self.epochs[-1].last_line = line.number
+            self.epochs[-1].best_ema = parse_number(text)
+            self.epochs[-1].last_line = number
 
     def _set(self, name: str) -> Callable[[re.Match[str], Line], None]:
         def handle(match: re.Match[str], line: Line) -> None:

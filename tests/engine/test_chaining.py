@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from nnunet_doctor.engine.chaining import run
 from nnunet_doctor.engine.diagnosis import diagnose
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
+from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.loader import load_rule_pack
 
 VOCABULARY = """\
@@ -37,8 +38,8 @@ def facts(**values) -> FactBase:
     for name, value in values.items():
         name = "t." + name
         if name == "t.cases":
-            value = [Record(item, Provenance("dataset", detail=item["id"])) for item in value]
-        out.add(Fact(name, value, Provenance("test")))
+            value = [Record(item, Provenance(Source.probe("dataset"), detail=item["id"])) for item in value]
+        out.add(Fact(name, value, Provenance(Source.probe("test"))))
     return out
 
 
@@ -59,7 +60,7 @@ def test_derived_facts_are_seen_by_rules_listed_before_their_writer(tmp_path: Pa
     result = run(pack, facts(flag=True, count=1))
     assert [f.rule.id for f in result.firings] == ["t.writer", "t.middle", "t.reader"]
     derived = result.facts.get("t.derived_b")
-    assert derived is not None and derived.value == 2 and derived.provenance.source == "rule t.middle"
+    assert derived is not None and derived.value == 2 and derived.provenance.source == Source.rule("t.middle")
     assert result.rounds == 2  # one round to derive everything, one to see that nothing changes
 
 
@@ -119,7 +120,7 @@ def test_a_failing_rule_is_a_finding_and_the_others_still_run(tmp_path: Path) ->
     diagnosis = diagnose(pack, facts(flag=True, count=1))
     assert [c.cause for c in diagnosis.causes] == ["data.labels_empty"]
     [finding] = diagnosis.findings
-    assert finding.source == "rule t.broken" and "cannot order 1 and 'three'" in finding.message
+    assert finding.source == Source.rule("t.broken") and "cannot order 1 and 'three'" in finding.message
 
 
 def test_a_failing_fix_template_is_a_finding(tmp_path: Path) -> None:
@@ -139,8 +140,8 @@ def test_fix_templates_see_facts_and_loop_variables(tmp_path: Path) -> None:
 def test_applies_to_skips_a_rule_only_when_the_version_is_known_and_outside(tmp_path: Path) -> None:
     pack = pack_with(tmp_path, "rules:\n" + rule("t.new", "t.flag", extra=", applies_to: {torch: '>=2.6'}"))
     old, new = facts(flag=True), facts(flag=True)
-    old.add(Fact("torch.version", "2.1.0", Provenance("installation")))
-    new.add(Fact("torch.version", "2.13.0+cpu", Provenance("installation")))
+    old.add(Fact("torch.version", "2.1.0", Provenance(Source.probe("installation"))))
+    new.add(Fact("torch.version", "2.13.0+cpu", Provenance(Source.probe("installation"))))
     assert [f.rule.id for f in run(pack, old).firings] == []
     assert [f.rule.id for f in run(pack, new).firings] == ["t.new"]
     assert [f.rule.id for f in run(pack, facts(flag=True)).firings] == ["t.new"]  # unknown version: applies

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from nnunet_doctor.engine.condition_parser import compile_condition
 from nnunet_doctor.engine.evaluation import UNKNOWN, ConditionError, evaluate
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record, Unknown
+from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.vocabulary import FactSpec, FieldSpec, Vocabulary
 
 
@@ -29,8 +30,8 @@ def base(**values: Any) -> FactBase:
     for name, value in values.items():
         name = name.replace("__", ".")
         if name == "cases":
-            value = [Record(item, Provenance("dataset", detail=item.get("id"))) for item in value]
-        facts.add(Fact(name, value, Provenance("test")))
+            value = [Record(item, Provenance(Source.probe("dataset"), detail=item.get("id"))) for item in value]
+        facts.add(Fact(name, value, Provenance(Source.probe("test"))))
     return facts
 
 
@@ -84,7 +85,7 @@ def test_unknown_result_names_only_the_facts_that_kept_it_undecided() -> None:
 
 def test_an_explicit_unknown_is_unknown_not_false() -> None:
     facts = FactBase()
-    facts.add(Fact("n", Unknown("GPU probe timed out after 20 s"), Provenance("gpu")))
+    facts.add(Fact("n", Unknown("GPU probe timed out after 20 s"), Provenance(Source.probe("gpu"))))
     result = run("n < 100", facts)
     assert result.value is UNKNOWN and result.unknowns == {"n"}
 

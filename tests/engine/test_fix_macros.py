@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
+from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.fix_templates import render_fix
 from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.testing import diagnose_text
@@ -54,8 +55,8 @@ def test_the_paths_fix_in_each_shell(pack, log: str, shell: str | None, now: str
 def test_the_dataset_macro_names_the_run_or_a_placeholder() -> None:
     facts = FactBase()
     assert render_fix("nnUNetv2_train {{ dataset_id() }} 3d_fullres 0", facts) == "nnUNetv2_train DATASET_ID 3d_fullres 0"
-    facts.add(Fact("run.dataset_id", 4, Provenance("rules")))
-    facts.add(Fact("env.shell", "cmd", Provenance("environment")))
+    facts.add(Fact("run.dataset_id", 4, Provenance(Source.probe("rules"))))
+    facts.add(Fact("env.shell", "cmd", Provenance(Source.probe("environment"))))
     assert render_fix("nnUNetv2_train {{ dataset_id() }} 3d_fullres 0 && {{ set_var('nnUNet_n_proc_DA', 4) }}",
                       facts) == "nnUNetv2_train 4 3d_fullres 0 && set nnUNet_n_proc_DA=4"
 
@@ -64,3 +65,34 @@ def test_a_fix_naming_the_dataset_renders_after_the_rule_that_derives_it(pack) -
     diagnosis = diagnose_text("", {"dataset.name": "Dataset003_Liver", "dataset.id": 3, "dataset.case_count": 3,
                                    "preprocessed.splits": {"present": False}}, pack=pack)
     assert "nnUNetv2_train 3 3d_fullres all" in diagnosis.causes[0].best.fix
+
+
+@pytest.mark.parametrize(("shell", "expected"), [
+    ("bash", 'export nnUNet_results="$HOME/nnUNet_results"'),
+    ("fish", 'set -gx nnUNet_results "$HOME/nnUNet_results"'),
+    ("cmd", "set nnUNet_results=%USERPROFILE%\\nnUNet_results"),
+    ("powershell", '$env:nnUNet_results = "$HOME\\nnUNet_results"'),
+])
+def test_a_home_folder_is_left_for_the_users_shell_to_expand(shell: str, expected: str) -> None:
+    facts = FactBase()
+    facts.add(Fact("run.shell", shell, Provenance(Source.probe("log"))))
+    assert render_fix("{{ set_var('nnUNet_results', home('nnUNet_results')) }}", facts) == expected
+    assert "touch" not in render_fix("{{ set_var('nnUNet_results', home('$(touch x)')) }}", facts)
+
+
+PAGING_FILE = ('OSError: [WinError 1455] The paging file is too small for this operation to complete. Error loading '
+               '"C:\\Users\\user\\venv\\lib\\site-packages\\torch\\lib\\cudnn_adv_infer64_8.dll" or one of its dependencies.')
+CUDA_OOM = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 23.65 GiB"
+
+
+@pytest.mark.parametrize(("log", "rule", "expected", "never"), [
+    (PAGING_FILE, "sys.too_many_workers.paging_file", "setx nnUNet_n_proc_DA 2", "export"),
+    ("PS C:\\Users\\user> nnUNetv2_train 3 3d_fullres 0\n" + PAGING_FILE, "sys.too_many_workers.paging_file",
+     '[Environment]::SetEnvironmentVariable("nnUNet_n_proc_DA", 2, "User")', "setx"),
+    ("> set -gx nnUNet_n_proc_DA 4\n> nnUNetv2_train 3 3d_fullres 0\n" + CUDA_OOM, "train.gpu_oom.cuda_message",
+     'set -gx PYTORCH_CUDA_ALLOC_CONF "expandable_segments:True"', "export"),
+    (CUDA_OOM, "train.gpu_oom.cuda_message", 'export PYTORCH_CUDA_ALLOC_CONF="expandable_segments:True"', "set -gx"),
+], ids=["windows-cmd", "powershell", "fish", "bash"])
+def test_built_in_fixes_speak_the_shell_of_the_log(pack, log: str, rule: str, expected: str, never: str) -> None:
+    fixes = [f.fix for f in diagnose_text(log, pack=pack).chain.firings if f.rule.id == rule]
+    assert fixes and expected in fixes[0] and never not in fixes[0], fixes

@@ -74,3 +74,50 @@ def test_an_unwritable_cache_folder_does_not_stop_a_diagnosis(tmp_path: Path) ->
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("x")
     assert load_cached_pack([], {"NNUNET_DOCTOR_CACHE": str(blocked / "cache")}).rules
+
+
+class _Payload:
+    """What an attacker would write into a cache folder they can write: unpickling it runs a command."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return os.system, (f"touch {self.marker}",)
+
+
+def _plant(folder: Path, marker: Path) -> Path:
+    import pickle
+
+    from nnunet_doctor.engine.pack_cache import pack_key
+
+    folder.mkdir(exist_ok=True)
+    planted = folder / f"rulepack-{pack_key([])}.pickle"
+    planted.write_bytes(pickle.dumps(_Payload(marker)))
+    return planted
+
+
+def test_a_cache_others_can_write_is_never_unpickled(tmp_path: Path) -> None:
+    """Whoever can write the cache folder or file would run code in the next ``diagnose``: such a cache is neither
+    read nor written; the pack is built from the rule files."""
+    if not hasattr(os, "geteuid"):
+        return
+    marker = tmp_path / "PWNED"
+    shared = tmp_path / "shared"
+    _plant(shared, marker)
+    shared.chmod(0o777)
+    assert isinstance(load_cached_pack(environ={"NNUNET_DOCTOR_CACHE": str(shared)}), RulePack)
+    assert not marker.exists()
+
+    private_folder = tmp_path / "private"
+    planted = _plant(private_folder, marker)
+    private_folder.chmod(0o700)
+    planted.chmod(0o666)  # a file others may write, in the user's own folder
+    assert isinstance(load_cached_pack(environ={"NNUNET_DOCTOR_CACHE": str(private_folder)}), RulePack)
+    assert not marker.exists()
+    if os.geteuid() == 0:  # root can give the file to another user: it is not read either
+        planted = _plant(private_folder, marker)
+        planted.chmod(0o600)
+        os.chown(planted, 12345, 12345)
+        assert isinstance(load_cached_pack(environ={"NNUNET_DOCTOR_CACHE": str(private_folder)}), RulePack)
+        assert not marker.exists()

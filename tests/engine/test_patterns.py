@@ -1,6 +1,7 @@
 """Regular expressions from rules cannot hang the tool."""
 from __future__ import annotations
 
+import pickle
 import time
 
 import pytest
@@ -41,3 +42,12 @@ def test_re2_rejects_lookaround_with_the_reason() -> None:
 
 def test_case_insensitive() -> None:
     assert compile_guarded("killed", ignore_case=True).search("Process KILLED") is not None
+
+
+@pytest.mark.parametrize("engine", ["re2", "re"])
+def test_a_saved_pattern_is_its_source_and_compiles_on_first_use(engine: str) -> None:
+    pattern = compile_guarded(r"(?P<what>KILLED) by", ignore_case=True, engine=engine)
+    restored = pickle.loads(pickle.dumps(pattern))
+    assert restored == pattern and restored._compiled is None  # nothing compiled while the rule pack loads
+    assert restored.search("process killed by the OOM killer").groupdict() == {"what": "killed"}
+    assert restored.group_names == ("what",) and restored._compiled is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
+from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.fix_templates import render_fix
 from nnunet_doctor.engine.shell_syntax import after_persist, persist_var, set_var
 
@@ -30,6 +31,6 @@ def test_placeholders_follow_the_platform() -> None:
 
 def test_the_filters_in_a_fix_template() -> None:
     facts = FactBase()
-    facts.add(Fact("env.shell", "fish", Provenance("environment")))
+    facts.add(Fact("env.shell", "fish", Provenance(Source.probe("environment"))))
     assert render_fix("{{ 'nnUNet_compile' | set_var('f', env.shell) }} / {{ 'x' | set_var('1', env.missing) }}",
                       facts) == 'set -gx nnUNet_compile "f" / export x="1"'

@@ -71,3 +71,11 @@ def test_rules_check_fails_on_the_chosen_severity_and_speaks_json(tmp_path: Path
     assert (Path(wrong["file"]).name, wrong["line"], wrong["column"], wrong["severity"]) == ("site.yaml", 8, 5, "warning")
     unknown = runner.invoke(main, ["rules", "check", "--skip", "no_such_check"])
     assert unknown.exit_code == 2 and "unknown validator no_such_check" in unknown.output
+
+
+def test_bare_export_is_found_inside_prose_but_not_the_word_export(tmp_path: Path) -> None:
+    text = LINTED.replace("export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True",
+                          "Use fewer threads (export OMP_NUM_THREADS=1 first), or setx nnUNet_n_proc_DA 2; export the labels again")
+    (tmp_path / "site.yaml").write_text(text, encoding="utf-8")
+    issues = [i.message for i in validate(load_rule_pack([tmp_path], builtin=False), only=["bare_export"])]
+    assert [m.split(" in bash")[0] for m in issues] == ["the fix sets OMP_NUM_THREADS", "the fix sets nnUNet_n_proc_DA"]

@@ -16,7 +16,7 @@ def test_a_crashing_probe_is_a_finding_and_the_next_probe_runs() -> None:
     facts, findings, reports = run_probes(context(logs=[LogSource("x.log", text="RuntimeError: boom\n")]), entries)
     assert [r.status for r in reports] == ["failed", "ran"]
     [finding] = findings
-    assert finding.source == "probe broken" and finding.severity == "error"
+    assert str(finding.source) == "probe broken" and finding.severity == "error"
     assert finding.message.startswith("the broken probe crashed: ModuleNotFoundError")
     assert any(f.name == "log.root_exception" and f.value["message"] == "boom" for f in facts)
 

@@ -19,6 +19,22 @@ CASES = {
                           "    fix: x\n    when: \"" + " and ".join(["log.os == 'linux'"] * 5000) + "\"\n",
                           "longer than 4000 characters"),
     "deep_yaml": ("rules: " + "[" * 20000 + "]" * 20000 + "\n", "nesting depth"),
+    "unknown_filter": ("rules:\n  - id: train.gpu_oom.site_filter\n    title: t\n    severity: error\n"
+                       "    certainty: 0.5\n    when: 'true'\n    fix: \"mv {{ 'a' | basename }} b\"\n",
+                       "'fix' template: No filter named 'basename'."),
+    "constant_folded_width": ("rules:\n  - id: train.gpu_oom.site_width\n    title: t\n    severity: error\n"
+                              "    certainty: 0.5\n    when: 'true'\n    fix: \"{{ 'x' | center(99999999999) }} {{ x | y }}\"\n",
+                              "No filter named 'y'"),
+}
+#: fixes that would run for ever or fill memory: each stops at its bound with the rule's error, at render time
+ENDLESS_FIXES = {
+    "nested ranges": "{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}{% endfor %}",
+    "string product": "{{ 'x' * 10**9 }}",
+    "list product": "{{ [0] * 10**8 }}",
+    "power": "{{ 2 ** 99999999 }}",
+    "width filter": "{{ 'x' | center(10**9) }}",
+    "format width": "{{ '%0999999999d' % 1 }}",
+    "format filter width": "{{ '%0999999999d' | format(1) }}",
 }
 
 
@@ -34,3 +50,38 @@ def test_hostile_rule_file_is_refused_with_its_place(tmp_path: Path, name: str) 
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert f"{folder / name}.yaml:" in done.stderr and message in done.stderr
+
+
+@pytest.mark.parametrize("name", sorted(ENDLESS_FIXES))
+def test_a_fix_is_rendered_within_its_bounds(name: str) -> None:
+    from jinja2.sandbox import SecurityError
+
+    from nnunet_doctor.engine.facts import FactBase
+    from nnunet_doctor.engine.fix_templates import check_syntax, render_fix
+
+    assert check_syntax(ENDLESS_FIXES[name]) is None  # it compiles (nothing folded at compile time runs away)
+    with pytest.raises(SecurityError):
+        render_fix(ENDLESS_FIXES[name], FactBase())
+
+
+def test_bounded_fixes_still_loop_and_format() -> None:
+    from nnunet_doctor.engine.facts import FactBase
+    from nnunet_doctor.engine.fix_templates import render_fix
+
+    text = render_fix("{% for i in range(3) %}{{ i }}{{ ',' if not loop.last }}{% endfor %} {{ 'ab' * 2 }} "
+                      "{{ 2 ** 10 }} {{ '%05d' % 3 }} [{{ 'x' | center(3) }}]", FactBase())
+    assert text == "0,1,2 abab 1024 00003 [ x ]"
+
+
+def test_a_site_rule_whose_fix_loops_for_ever_does_not_hang_diagnose(tmp_path: Path) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "loop.yaml").write_text("rules:\n  - id: train.gpu_oom.site_loop\n    title: t\n    severity: error\n"
+                                      "    certainty: 0.5\n    when: 'true'\n    fix: \"" + ENDLESS_FIXES["nested ranges"]
+                                      + "\"\n", encoding="utf-8")
+    (tmp_path / "e.log").write_text("Epoch 1\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "nnunet_doctor", "--log", str(tmp_path / "e.log"), "--offline",
+                           "--rules", str(folder)], capture_output=True, text=True, timeout=120,
+                          env={"NNUNET_DOCTOR_CACHE": "off", "PATH": "/usr/bin:/bin"})
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert "rule train.gpu_oom.site_loop: SecurityError: the fix's loops ran more than 100,000 times" in done.stdout

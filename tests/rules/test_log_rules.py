@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.pack import RulePack
+from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.loader import load_rule_pack
 from nnunet_doctor.pipeline import DiagnosisRequest, run_diagnosis
 from nnunet_doctor.testing import diagnose_text
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "real"
-MEDIUM = 0.4
 
 #: failing real runs -> the cause that must rank first
 FAILING = {
@@ -87,7 +88,7 @@ def test_a_failing_real_run_gets_its_cause_first(pack: RulePack, name: str) -> N
 
 @pytest.mark.parametrize("name", HEALTHY)
 def test_no_cause_reaches_medium_certainty_on_a_successful_run(pack: RulePack, name: str) -> None:
-    assert [(cause, certainty) for cause, certainty in ranked(pack, name) if certainty >= MEDIUM] == []
+    assert [(cause, certainty) for cause, certainty in ranked(pack, name) if is_found(certainty)] == []
 
 
 @pytest.mark.parametrize("name", sorted(FAILING))
@@ -101,4 +102,4 @@ def test_the_log_probe_never_crashes_on_a_rule_test_input(pack: RulePack) -> Non
     logs = {test.log for rule in pack.rules for test in rule.tests if test.log}
     for log in sorted(logs):
         diagnosis = diagnose_text(log, pack=pack)
-        assert not [f.message for f in diagnosis.findings if f.source == "probe log" and f.severity == "error"], log
+        assert not [f.message for f in diagnosis.findings if f.source == LOG and f.severity == "error"], log

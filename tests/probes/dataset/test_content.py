@@ -13,7 +13,7 @@ from dataset_faults import SILENT_FAULTS, Fault
 from dataset_support import Roots, ranking, records, tree_digest
 from dataset_synthetic import Anatomy, write_anatomy
 
-from nnunet_doctor.report import FOUND_THRESHOLD
+from nnunet_doctor.engine.certainty import FOUND_THRESHOLD
 
 
 @pytest.mark.parametrize("fault", SILENT_FAULTS, ids=[fault.name for fault in SILENT_FAULTS])

@@ -18,7 +18,7 @@ from dataset_support import Roots, ranking, tree_digest
 from dataset_faults import FAULTS, Fault
 from dataset_synthetic import Spec, write_dataset
 
-from nnunet_doctor.report import FOUND_THRESHOLD
+from nnunet_doctor.engine.certainty import FOUND_THRESHOLD
 
 VERIFIED = [fault for fault in FAULTS if fault.verify]
 _NNUNET = Path(sys.executable).parent / "nnUNetv2_plan_and_preprocess"

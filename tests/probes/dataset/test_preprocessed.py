@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import SimpleITK as sitk
+
+from nnunet_doctor.engine.certainty import is_found
 from dataset_support import Roots, fact, ranking, records, tree_digest
 from dataset_synthetic import Spec, read, rewrite, write_dataset
 
@@ -53,7 +55,7 @@ def test_a_fresh_preprocessing_is_complete_readable_and_up_to_date(copy: Roots) 
     configurations = {c["name"]: c for c in records(diagnosis, "plans.configurations")}
     assert configurations["3d_fullres"]["preprocessed"] and not configurations["2d"]["preprocessed"]
     assert configurations["3d_fullres"]["network"] == "PlainConvUNet" and 0 < configurations["3d_fullres"]["vram_gb"] < 8
-    assert [c for c in ranking(diagnosis) if c[1] >= 0.4] == []
+    assert [c for c in ranking(diagnosis) if is_found(c[1])] == []
 
 
 def test_the_memory_estimate_is_nnunets_for_the_planned_configuration(copy: Roots) -> None:
