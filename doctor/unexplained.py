@@ -38,6 +38,12 @@ MAX_CANDIDATES = 3
 _PACKAGE_IN_PATH = re.compile(r"(?:^|[/\\])(nnunetv2|nnunet|batchgeneratorsv2|batchgenerators|acvl_utils"
                               r"|dynamic_network_architectures|torch|numpy|SimpleITK|scipy|skimage|blosc2)[/\\]")
 _RULE_ID = "catalog.nearest_message"
+_COMPANION_RULE_ID = "catalog.companion_library_error"
+#: the libraries nnU-Net is released with (versions made for each other): an error raised inside one of them, called
+#: from nnU-Net's code, that nothing explains most often comes from a release of it nnU-Net was not made for
+COMPANIONS = ("batchgenerators", "batchgeneratorsv2", "acvl_utils", "dynamic_network_architectures", "blosc2")
+#: the certainty of that candidate: below every nearest-message candidate
+COMPANION_CERTAINTY = 0.15
 
 
 @dataclass
@@ -67,6 +73,8 @@ class UnexplainedError:
     #: what the error most likely means when the knowledge says it without a cause (a refused command line: the
     #: option meant, from the CLI index of every release)
     hint: str | None = None
+    #: raised inside one of nnU-Net's companion libraries, called from nnU-Net's own frames
+    in_companion: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "text": self.text, "file": self.file, "line": self.line,
@@ -216,6 +224,7 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
         error.get("type") or "", error.get("message") or "", error.get("text") or text, error.get("file") or "",
         int(error.get("line") or 0), package, releases, source, bool(error.get("complete", True)), int(error.get("frames") or 0),
         nearest)
+    unexplained.in_companion = package in COMPANIONS and bool(in_frames & {"nnunetv2", "nnunet"})
     unexplained.send_next = _send_next(diagnosis, unexplained)
     return unexplained
 
@@ -274,24 +283,47 @@ def add_candidates(diagnosis: Diagnosis, error: UnexplainedError) -> None:
                 best[cause] = near
     order = list(best)
     chosen = sorted(best.items(), key=lambda item: (-item[1].score, order.index(item[0])))[:MAX_CANDIDATES]
+    if error.in_companion and not chosen and "install.dependency_mismatch" not in ranked:
+        _add_candidate(diagnosis, error, "install.dependency_mismatch", min(COMPANION_CERTAINTY, ceiling - 0.01),
+                       _COMPANION_RULE_ID, f"Raised inside {error.package}, called from nnU-Net",
+                       _companion_fix(error), f"unexplained error inside {error.package}, called from nnU-Net")
     for position, (cause, near) in enumerate(chosen):
         # strictly below the candidate before it: the order chosen is the order shown
         certainty = min(CANDIDATE_CERTAINTY * near.score / 100 - 0.001 * position, ceiling - 0.01 * (position + 1))
         if certainty <= 0:
             break
-        entry = diagnosis.pack.catalog.get(cause)
-        phase = entry.phase if entry else "environment"
-        rule = Rule(id=_RULE_ID, title=f"Nearest known message: {near.message[:90]}", cause=cause, phase=phase,
-                    severity="info", certainty=round(certainty, 4), status="experimental",
-                    when=Condition("the log's error is near a catalog message", Literal((0, 0), True)),
-                    fix=_fix(error, near, cause))
-        record = Record({"text": error.text[:600], "line": error.line, "file": error.file},
-                        Provenance(LOG, error.file, (error.line, error.line), f"unexplained error; nearest "
-                                   f"catalog message {near.package} {near.releases} {near.source}"))
-        evaluation = Evaluation(True, frozenset(), witnesses={"log.root_exception": [record]})
-        firing = Firing(rule, {}, evaluation, rule.fix)
-        description = entry.description if entry else cause
-        diagnosis.causes.append(RankedCause(cause, description, phase, rule.certainty, [firing]))
+        _add_candidate(diagnosis, error, cause, certainty, _RULE_ID, f"Nearest known message: {near.message[:90]}",
+                       _fix(error, near, cause),
+                       f"unexplained error; nearest catalog message {near.package} {near.releases} {near.source}")
+
+
+def _add_candidate(diagnosis: Diagnosis, error: UnexplainedError, cause: str, certainty: float, rule_id: str,
+                   title: str, fix: str, detail: str) -> None:
+    """One low-certainty candidate cause for the unexplained error, with the error line as its evidence."""
+    entry = diagnosis.pack.catalog.get(cause)
+    phase = entry.phase if entry else "environment"
+    rule = Rule(id=rule_id, title=title, cause=cause, phase=phase, severity="info", certainty=round(certainty, 4),
+                status="experimental", when=Condition("the log's error is near a catalog message", Literal((0, 0), True)),
+                fix=fix)
+    record = Record({"text": error.text[:600], "line": error.line, "file": error.file},
+                    Provenance(LOG, error.file, (error.line, error.line), detail))
+    evaluation = Evaluation(True, frozenset(), witnesses={"log.root_exception": [record]})
+    firing = Firing(rule, {}, evaluation, rule.fix)
+    description = entry.description if entry else cause
+    diagnosis.causes.append(RankedCause(cause, description, phase, rule.certainty, [firing]))
+
+
+def _companion_fix(error: UnexplainedError) -> str:
+    name = (error.package or "").replace("_", "-")
+    lines = [f"No rule explains {error.type or 'the error'}, raised inside {error.package} where nnU-Net's code calls it.",
+             f"nnU-Net is released with versions of its companion libraries made for it; an error inside one of them",
+             f"most often means a release of {error.package} that the installed nnU-Net was not made for. Compare",
+             f"  pip show nnunetv2 {name}",
+             f"with the requirement nnunetv2 declares (pip check lists conflicts), and reinstall them together:",
+             f"  pip install --upgrade --force-reinstall nnunetv2",
+             "To settle it, send:"]
+    lines += [f"  - {item}" for item in error.send_next]
+    return "\n".join(lines)
 
 
 def _fix(error: UnexplainedError, near: NearMessage, cause: str) -> str:

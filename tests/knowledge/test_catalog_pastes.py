@@ -61,3 +61,41 @@ def test_a_line_of_a_successful_run_stays_below_the_cutoff(catalog: MessageCatal
     line = "WARNING: Not all files in folder_ref were found in folder_predictions. Determining evaluation on the "
     assert not [m for m in catalog.find(line) if m.entry.problem and m.score < 100]
     assert [m for m in catalog.find(line, cutoff=75.0) if m.entry.problem]  # it is near: the cutoff decides
+
+
+def test_an_unknown_error_inside_a_companion_library_is_a_low_dependency_candidate() -> None:
+    text = ("Traceback (most recent call last):\n"
+            '  File "/e/lib/python3.10/site-packages/nnunetv2/training/dataloading/nnunet_dataset.py", line 181, in '
+            "save_case\n"
+            "    blosc2.asarray(np.ascontiguousarray(seg), urlpath=output_filename_truncated + '_seg.b2nd')\n"
+            '  File "/e/lib/python3.10/site-packages/blosc2/ndarray.py", line 6033, in asarray\n'
+            "    return blosc2_ext.asarray(array, chunks, blocks, **kwargs)\n"
+            "RuntimeError: Error while creating the NDArray\n")
+    result = CliRunner().invoke(main, ["--log", "-", "--offline", "--format", "json"], input=text)
+    report = json.loads(result.output)
+    assert result.exit_code == 4 and report["unexplained"]["package"] == "blosc2"
+    top = report["causes"][0]
+    assert (top["cause"], top["rule"]) == ("install.dependency_mismatch", "catalog.companion_library_error")
+    assert top["certainty"] < 0.2 and "pip show nnunetv2 blosc2" in top["fix"]
+    own = text.replace("/e/lib/python3.10/site-packages/nnunetv2/", "/home/u/my_project/")  # not called by nnU-Net
+    report = json.loads(CliRunner().invoke(main, ["--log", "-", "--offline", "--format", "json"], input=own).output)
+    assert "catalog.companion_library_error" not in [c["rule"] for c in report["causes"]]
+
+
+@pytest.mark.parametrize("start, cause", [
+    ("Some workers in the export pool are no longer alive", "sys.ram_exhausted"),
+    ("seg from prev stage missing", "train.cascade_missing_stage"),
+    ("self.normalization_scheme_per_modality must have as many entries", "data.channel_count_mismatch"),
+    (f"Network class {HOLE} not found", "install.dependency_mismatch"),
+    ("Failed to open file", "data.file_ending_mismatch"),
+    ("You MUST set EITHER conv_op OR dimension", "install.dependency_mismatch"),
+])
+def test_message_families_of_every_release_are_bound_to_their_cause(catalog: MessageCatalog, start: str,
+                                                                      cause: str) -> None:
+    """rules/knowledge/catalog_bindings.yaml: every entry of the family, whichever package or release, is bound."""
+    from nnunet_doctor.pipeline import load_pack
+    from nnunet_doctor.rules.catalog import Binding
+
+    binding = Binding(catalog, load_pack([]))
+    family = [entry for entry in catalog if entry.template.startswith(start)]
+    assert family and all(cause in binding.causes(entry) for entry in family), start
