@@ -77,8 +77,8 @@ class TrainingReader:
         self._done_line: int | None = None
         epoch = self._epoch_value
         self._patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], Line], None]]] = [
-            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d+)$"), self._start_epoch),
-            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d+)$"), self._start_epoch),
+            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d{1,9})$"), self._start_epoch),
+            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d{1,9})$"), self._start_epoch),
             ("Current learning rate", re.compile(r"Current learning rate: (\S+)"), epoch("lr")),
             ("train_loss", re.compile(r"(?:^|: )train_loss (\S+)$"), epoch("train_loss")),
             ("val_loss", re.compile(r"(?:^|: )val_loss (\S+)$"), epoch("val_loss")),
