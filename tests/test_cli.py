@@ -96,7 +96,8 @@ def test_markdown_and_html(fmt: str, tmp_path: Path) -> None:
 def test_top_limits_the_causes() -> None:
     report = json.loads(invoke("--log", str(EXAMPLE), "--offline", "--format", "json", "--top", "1").output)
     assert [c["cause"] for c in report["causes"]] == ["env.paths_unset"]
-    assert report["summary"] == {"found": True, "causes": 2, "shown": 1, "top": "env.paths_unset", "unexplained": False}
+    assert report["summary"] == {"found": True, "causes": 2, "shown": 1, "top": "env.paths_unset", "unexplained": False,
+                                 "incomplete": False}
 
 
 def test_verbose_shows_every_fix() -> None:
