@@ -50,8 +50,15 @@ _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])
                    r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}(?![\w:])")
 _NOT_PERSONAL_IPS = frozenset({"127.0.0.1", "0.0.0.0", "255.255.255.255", "::1"})
 #: the folder under a home folder names a person: /home/NAME, /Users/NAME, C:\Users\NAME (also with / on Windows)
-_ANY_HOME = re.compile(r"(?P<root>(?<![\w.])/home/|(?<![\w.])/Users/|(?<![\w])[A-Za-z]:[\\/]+Users[\\/]+)"
-                       r"(?P<name>[^/\\\s'\"<>|:*?]{1,64})")
+#: also below a mount point (/mnt/home/NAME, /gpfs/homes/NAME), in old Windows (C:\Documents and Settings\NAME),
+#: and a name with spaces when a separator follows it (/Users/Ana María/)
+_ANY_HOME = re.compile(r"(?P<root>/homes?/|(?<![\w.])/Users/|(?<![\w])[A-Za-z]:[\\/]+(?:Users|Documents and Settings)"
+                       r"[\\/]+)(?P<name>[^/\\\s'\"<>|:*?]{1,64}(?: [^/\\\s'\"<>|:*?]{1,64}){1,2}(?=[/\\])"
+                       r"|[^/\\\s'\"<>|:*?]{1,64})")
+#: ``~NAME/``: another user's home folder, as shells write it
+_TILDE_HOME = re.compile(r"(?<![\w~])~(?P<name>[a-z_][\w.-]{0,31})(?=/)")
+#: ``user@192.0.2.7`` (ssh, scp): the user name
+_USER_AT_IP = re.compile(r"(?<![\w.+-])(?P<user>[a-z_][\w.-]{0,31})@(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
 _HOME_FOLDERS_NAMING_NOBODY = frozenset({"user", "public", "shared", "default", "default user", "all users", "guest"})
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][\w.+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
 #: a shell prompt names the user and the host: ``jdoe@gpu-node-17:~/nnunet$``, ``[jdoe@node17 ~]$``
@@ -79,9 +86,9 @@ _PUBLIC_HOSTS = ("github.com", "githubusercontent.com", "python.org", "pythonhos
                  "nipy.org", "dkfz.de", "example.com", "example.org", "example.invalid")
 #: DICOM patient tags (and the keywords tools print for them): the rest of the line is the patient's data
 _DICOM_PATIENT = re.compile(
-    r"(?P<tag>\(0010,\s?(?:0010|0020|0030|0032|1000|1001|1005|1040|1060|2154)\)|\b0010\|(?:0010|0020|0030|0032|1000"
-    r"|1001|1005|1040|1060|2154)\b|\b(?:Patient'?s?\s?(?:Name|ID|Birth\s?Date|Birth\s?Time|Birth\s?Name|Address"
-    r"|Telephone\s?Numbers|Mother'?s?\s?Birth\s?Name)|Other\s?Patient\s?(?:IDs|Names)|Issuer\s?of\s?Patient\s?ID)\b)"
+    r"(?P<tag>\(0010,\s?[0-9A-Fa-f]{4}\)|\b0010\|[0-9A-Fa-f]{4}\b|\b(?:Patient'?s?\s?(?:Name|ID|Birth\s?Date"
+    r"|Birth\s?Time|Birth\s?Name|Address|Telephone\s?Numbers|Mother'?s?\s?Birth\s?Name|Sex|Age|Size|Weight)"
+    r"|Other\s?Patient\s?(?:IDs|Names)|Issuer\s?of\s?Patient\s?ID)\b)"
     r"(?P<value>[^\r\n]{1,200})")
 _DICOM_REPLACED = "[patient data]"
 #: ``KEY=value`` where the key says secret, whether or not the variable is set in this shell
@@ -89,6 +96,9 @@ _SECRET_ASSIGNMENT = re.compile(r"(?P<key>\b[A-Za-z0-9_.-]*(?i:token|secret|pass
                                 r"|private_?key|credentials?|auth_?key)[A-Za-z0-9_]*['\"]?\s*[=:]\s*)"
                                 r"(?P<value>(?!\[)['\"]?[^\s'\",;]{4,}['\"]?)")
 #: netrc and similar: ``machine api.wandb.ai login user password SECRET``
+#: secrets given as command options: ``--password X``, ``--token=X``, ``wandb login KEY``
+_OPTION_SECRET = re.compile(r"(?P<key>(?<![\w-])--?(?i:password|passwd|pass|token|api[-_]?key|secret|auth[-_]?token)"
+                            r"(?:=|\s+)|\bwandb\s+login\s+(?:--\S+\s+){0,3})(?P<value>(?!\[)[^\s'\",;]{4,})")
 _LOGIN_PASSWORD = re.compile(r"(?i)\b(?P<login>login)\s+(?P<user>\S+)(?P<between>\s+)(?P<password>password)\s+(?P<value>\S+)")
 _SHAPED_TOKENS = re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b|\beyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}"
                             r"|-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -206,8 +216,9 @@ class Redactor:
                 address = match.group(0)
                 if address not in _NOT_PERSONAL_IPS and address not in self.ips:
                     self.ips[address] = f"ip{len(self.ips) + 1}"
-        for match in _ANY_HOME.finditer(text):
-            self._learn_user(match.group("name"))
+        for pattern in (_ANY_HOME, _TILDE_HOME, _USER_AT_IP):
+            for match in pattern.finditer(text):
+                self._learn_user(match.group("name") if "name" in pattern.groupindex else match.group("user"))
         for match in _PROMPT.finditer(text):
             self._learn_user(match.group("user"))
             self._learn_host(match.group("host"))
@@ -260,6 +271,7 @@ class Redactor:
         text = self._sub("tokens", _SHAPED_TOKENS, "[token]", text)
         text = self._sub("tokens", _URL_CREDENTIALS, r"\g<scheme>[credentials]@", text)
         text = self._sub("secrets", _SECRET_ASSIGNMENT, r"\g<key>[secret]", text)
+        text = self._sub("secrets", _OPTION_SECRET, r"\g<key>[secret]", text)
         text = self._sub("secrets", _LOGIN_PASSWORD, r"\g<login> user\g<between>\g<password> [secret]", text)
         text = self._sub("patient data", _DICOM_PATIENT, rf"\g<tag> {_DICOM_REPLACED}", text)
         text = self._sub("e-mail addresses", _EMAIL, "[e-mail]", text)
@@ -325,7 +337,8 @@ class Redactor:
             ("host name", any(pattern.search(text) for pattern in self._host_patterns)),
             ("secret", any(secret in text for secret in self.sensitive.secrets)),
             ("token", any(p.search(text) is not None for p in (_TOKENS, _SHAPED_TOKENS, _URL_CREDENTIALS))),
-            ("secret assignment", any(_kept_secret(m.group("value")) for m in _SECRET_ASSIGNMENT.finditer(text))
+            ("secret assignment", any(_kept_secret(m.group("value")) for pattern in (_SECRET_ASSIGNMENT, _OPTION_SECRET)
+                                      for m in pattern.finditer(text))
              or any(m.group("value") != "[secret]" for m in _LOGIN_PASSWORD.finditer(text))),
             ("e-mail address", _EMAIL.search(text) is not None),
             ("patient data", any(m.group("value").strip() != _DICOM_REPLACED for m in _DICOM_PATIENT.finditer(text))),

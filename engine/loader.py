@@ -587,7 +587,8 @@ def load_rule_pack(site_dirs: Iterable[str | Path] = (), *, builtin: bool = True
         parsed.append((data, source, origin))
     # Inline signatures of rules must be declared before any condition is compiled.
     for data, source, _ in parsed:
-        for decl in data.get("rules") or []:
+        declared = data.get("rules")
+        for decl in declared if isinstance(declared, LocatedList) else []:  # not a list: reported below
             if isinstance(decl, LocatedMap) and isinstance(decl.get("signatures"), LocatedMap):
                 for sig_id, sig_decl in decl["signatures"].items():
                     loader.signature(sig_id, sig_decl, source, decl["signatures"].key_location(sig_id))

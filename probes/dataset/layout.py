@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from stat import S_ISREG
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,10 @@ def _screen(layout: Layout, sub: str, grammar: str, sidecars: bool) -> tuple[lis
                 layout.issues.append(FileIssue(sub, name, "other_ending", "", f"ends with '{ending_of(name)}', "
                                                f"dataset.json's file_ending is '{grammar}': nnU-Net ignores it"))
         else:
-            if stat.st_size == 0:
+            if not S_ISREG(stat.st_mode):  # never opened: a pipe would block, a device never ends
+                layout.issues.append(FileIssue(sub, name, "empty", "", "not a regular file (a named pipe, a device "
+                                               "or a socket): nnU-Net cannot read an image from it"))
+            elif stat.st_size == 0:
                 layout.issues.append(FileIssue(sub, name, "empty", "", "empty file (0 bytes)"))
             usable.append((name, rel))
     return names, usable

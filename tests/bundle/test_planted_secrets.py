@@ -53,6 +53,15 @@ PLANTED = [
     ("ssh gpu01.cluster.med-center.nl nvidia-smi", ["med-center"]),
     ("ghp_" + "A1b2C3d4" * 5, ["A1b2C3d4A1b2"]),
     ("connecting to 10.12.7.33:29500", ["10.12.7.33"]),
+    ("ls /mnt/home/alice.w/nnunet /gpfs/homes/okonkwo/raw", ["alice.w", "okonkwo"]),
+    ("cp ~petrov/nnUNet_raw.tar .", ["petrov"]),
+    ("File \"/Users/Ana Lucia/miniforge3/lib/python3.11/site-packages/nnunetv2/x.py\", line 2", ["Ana Lucia"]),
+    (r"C:\Documents and Settings\wkowalczyk\nnUNet_raw", ["wkowalczyk"]),
+    ("scp model.zip tsato@192.168.14.3:/scratch", ["tsato", "192.168.14.3"]),
+    ("mysql --user=app --password s3cretPassw0rd --token=zzz111yyy222", ["s3cretPassw0rd", "zzz111yyy222"]),
+    ("wandb login 5c2d7e9f0a1b3c4d5e6f708192a3b4c5d6e7f809", ["5c2d7e9f0a1b3c4d5e6f708192a3b4c5d6e7f809"]),
+    ("(0010,0040) CS [F]  (0010,1010) AS [045Y]", ["045Y"]),
+    ("PatientWeight: 81.5", ["81.5"]),
 ]
 #: nnU-Net's words that redaction must leave alone (the rules read them)
 KEPT = [

@@ -1,6 +1,7 @@
 """Hostile site rule files: each is refused with file:line:col (exit 2) within its bound, never a traceback."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,47 @@ def test_a_site_rule_whose_fix_loops_for_ever_does_not_hang_diagnose(tmp_path: P
                           env={"NNUNET_DOCTOR_CACHE": "off", "PATH": "/usr/bin:/bin"})
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert "rule train.gpu_oom.site_loop: SecurityError: the fix's loops ran more than 100,000 times" in done.stdout
+
+
+# -- property-based: any YAML, any bytes -------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = ["id", "title", "cause", "phase", "severity", "certainty", "status", "when", "fix", "signatures", "tests",
+         "for", "then", "references", "anchors", "regex", "log", "expect", "facts", "x"]
+_SCALARS = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True)
+            | st.sampled_from(["train.gpu_oom", "site.a.b", "error", "0.5", "match.cuda_oom", "log.os == 'linux'",
+                               "{{ x }}", "{% for i in range(9) %}{% endfor %}", "{{ x | nope }}", "(", "*a", "&a"])
+            | st.text(max_size=30))
+_VALUES = st.recursive(_SCALARS, lambda children: st.lists(children, max_size=4)
+                       | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=8), children, max_size=5),
+                       max_leaves=25)
+
+
+def _load(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    from nnunet_doctor.engine.errors import RuleLoadError
+    from nnunet_doctor.engine.loader import load_rule_pack
+
+    folder = tmp_path_factory.mktemp("site")
+    (folder / "site.yaml").write_bytes(data)
+    try:
+        load_rule_pack([folder], builtin=False)
+    except RuleLoadError as exc:
+        assert exc.problems and all(str(p.location).startswith(str(folder)) for p in exc.problems)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 60)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["rules", "signatures", "facts", "version", "x"]),
+                       st.lists(st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=9), max_size=3) | _VALUES,
+                       max_size=3))
+def test_any_yaml_document_is_a_rule_pack_or_located_problems(tmp_path_factory: pytest.TempPathFactory,
+                                                               document: dict) -> None:
+    import yaml
+
+    _load(tmp_path_factory, yaml.safe_dump(document, allow_unicode=True).encode("utf-8"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=512) | st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_any_bytes_as_a_rule_file_are_located_problems(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    _load(tmp_path_factory, data)
