@@ -324,3 +324,10 @@ def test_fixes_show_values_captured_from_a_log_in_words() -> None:
     fix = render_fix("No label file for: {{ missing }}; plans have {{ configs }}; found {{ found }}", FactBase(),
                      {"missing": "[np.str_('case_002')]", "configs": ["2d", "3d_fullres"], "found": "[0, 1, 3]"})
     assert fix == "No label file for: case_002; plans have 2d, 3d_fullres; found [0, 1, 3]"
+
+
+def test_evidence_shows_each_value_with_the_unit_its_fact_declares() -> None:
+    report = _report(DiagnosisRequest(facts={"system.ram_available_mib": 1800.0, "system.swap_total_mib": 0.0},
+                                      offline=True, environ={}, probes=set()))
+    texts = [item["text"] for cause in report["causes"] for item in cause["evidence"]]
+    assert any(text.endswith(": 1800 MiB") for text in texts), texts
