@@ -416,7 +416,8 @@ class _Loader:
             short = self._short_test(item, source)
             if short is False:
                 continue
-            expect, log, facts = short if short else (item.get("expect"), item.get("log"), item.get("facts", {}))
+            expect, log, facts = short if isinstance(short, tuple) else (item.get("expect"), item.get("log"),
+                                                                        item.get("facts", {}))
             if expect not in ("fire", "quiet"):
                 self.problems.append(source.problem(item.value_location("expect") if "expect" in item else location,
                                                     "a rule test needs 'fire: <log>', 'quiet: <log>' or 'expect: fire' "
