@@ -444,8 +444,9 @@ def rules_migrate(rule_dirs: tuple[Path, ...], paths: tuple[Path, ...], write: b
     from .output import write_output
     from .rule_migration import migrate
 
-    pack = _pack(rule_dirs)
-    changes = migrate(pack, list(paths) or [builtin_rules_dir(), *rule_dirs])
+    builtin = builtin_rules_dir().resolve()
+    site = rule_dirs or tuple(p for p in paths if p.is_dir() and p.resolve() != builtin)  # a folder named: its rules
+    changes = migrate(_pack(site), list(paths) or [builtin, *rule_dirs])
     for change in changes:
         if write:
             write_output(change.text, change.path, what="rule file")

@@ -81,7 +81,7 @@ def test_migrate_writes_the_short_form_that_loads_to_the_same_rule(tmp_path: Pat
     before = _rule(tmp_path)
     dry = CliRunner().invoke(main, ["rules", "migrate", "--rules", str(tmp_path), str(tmp_path)])
     assert dry.exit_code == 0 and "28 -> 23 lines (not written)" in dry.output and site.read_text() == OLD
-    written = CliRunner().invoke(main, ["rules", "migrate", "--rules", str(tmp_path), "--write", str(tmp_path)])
+    written = CliRunner().invoke(main, ["rules", "migrate", "--write", str(tmp_path)])  # the folder's rules load
     assert written.exit_code == 0, written.output
     assert site.read_text(encoding="utf-8") == SHORT
     assert _rule(tmp_path) == before
