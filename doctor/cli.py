@@ -484,6 +484,29 @@ def collect(output: Path, logs: tuple[str, ...], dataset: str | None, results: P
     click.echo(f"Send it to your support contact; they run: diagnose --bundle {output.name}")
 
 
+@rules.command("migrate")
+@_rules_option
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--write", is_flag=True, help="Rewrite the files (else only say what would change).")
+def rules_migrate(rule_dirs: tuple[Path, ...], paths: tuple[Path, ...], write: bool) -> None:
+    """Rewrite rule files into the short format: no redundant cause/phase/status, the macros instead of pasted
+    expressions, one-line tests (fire: / quiet:). PATHS default to the built-in rules and every --rules folder."""
+    from nnunet_doctor.engine.pack import builtin_rules_dir
+
+    from .output import write_output
+    from .rule_migration import migrate
+
+    builtin = builtin_rules_dir().resolve()
+    site = rule_dirs or tuple(p for p in paths if p.is_dir() and p.resolve() != builtin)  # a folder named: its rules
+    changes = migrate(_pack(site), list(paths) or [builtin, *rule_dirs])
+    for change in changes:
+        if write:
+            write_output(change.text, change.path, what="rule file")
+        click.echo(f"{change.path}: {change.before} -> {change.after} lines{'' if write else ' (not written)'}")
+    before, after = sum(c.before for c in changes), sum(c.after for c in changes)
+    click.echo(f"{len(changes)} files {'rewritten' if write else 'to rewrite'}: {before} -> {after} lines")
+
+
 @rules.command("schema")
 def rules_schema() -> None:
     """Print the JSON Schema of the rule file format (for editors)."""

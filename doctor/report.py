@@ -97,18 +97,30 @@ def _case_evidence(fields: dict[str, Any], read: set[str]) -> tuple[str, str]:
     return file, f"{fields.get('id', '')}: {'; '.join(words)}" if words else str(fields.get("id", ""))
 
 
+def measured(value: Any, unit: str | None) -> str:
+    """A value in words with the unit its fact declares in the vocabulary.
+
+    >>> measured(1800.0, "MiB"), measured([0.8, 0.8, 3.0], "mm"), measured(None, "s")
+    ('1800 MiB', '0.8, 0.8, 3 mm', 'unknown')
+    """
+    words = human(value)
+    return f"{words} {unit}" if unit and words and words != "unknown" else words
+
+
 def _evidence(item: Evidence, read: set[str], vocabulary: Any) -> dict[str, Any]:
     text, where = item.text, item.provenance.describe()
     value = item.value
+    spec = vocabulary.specs.get(item.name) if vocabulary is not None and item.name is not None else None
     if item.kind == "fact" and isinstance(value, dict) and "id" in value and ("images" in value or "label" in value):
         file, text = _case_evidence(value, read)
         where = f"{item.provenance.source.label} {file}"
     elif item.kind == "fact" and item.name is not None and not isinstance(value, dict):
-        spec = vocabulary.specs.get(item.name) if vocabulary is not None else None
         what = spec.description if spec is not None else item.name
-        text = f"{what}: {human(value)}"
+        text = f"{what}: {measured(value, spec.unit if spec is not None else None)}"
     elif item.kind == "fact" and isinstance(value, dict) and text.startswith(tuple(f"{k}=" for k in value)):
-        text = human({k: v for k, v in value.items() if v is not None and k not in ("line", "file")})
+        units = {name: field.unit for name, field in spec.fields.items()} if spec is not None else {}
+        text = ", ".join(f"{human(k)}: {measured(v, units.get(k))}" for k, v in value.items()
+                         if v is not None and k not in ("line", "file"))
     out: dict[str, Any] = {"kind": item.kind, "text": text, "source": _source(item.provenance), "where": where}
     if item.kind == "log":
         out["file"] = item.provenance.file

@@ -63,7 +63,7 @@ def render_fact_docs(pack: RulePack) -> str:
     groups: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         groups.setdefault(spec.name.split(".", 1)[0], []).append({
-            "name": spec.name, "type": spec.type, "unit": spec.unit or "", "probe": spec.probe,
+            "name": spec.name, "type": spec.type, "unit": spec.unit or "", "probe": ", ".join(spec.written_by),
             "personal": spec.personal or any(f.personal for f in spec.fields.values()),
             "readers": readers.get(spec.name, 0), "description": " ".join(spec.description.split()),
             "settled_by": " ".join(spec.settled_by.split()),

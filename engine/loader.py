@@ -40,7 +40,9 @@ _REQUIRED_RULE_KEYS = ("id", "title", "when")
 #: keys a file's ``defaults:`` may give every rule of the file (a rule's own value wins)
 _DEFAULT_KEYS = {"cause", "phase", "severity", "certainty", "status", "applies_to", "references"}
 _SIGNATURE_KEYS = {"anchors", "regex", "fuzzy", "window", "ignore_case", "fields", "description"}
-_TEST_KEYS = {"name", "log", "facts", "expect", "evidence", "fix_contains", "todo"}
+_TEST_KEYS = {"name", "log", "facts", "expect", "evidence", "fix_contains", "todo", "fire", "quiet"}
+#: the short form of a test: ``fire: <log text>`` or ``quiet: {fact: value}`` says expect, and log or facts, at once
+_SHORT_TESTS = ("fire", "quiet")
 _RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _SIGNATURE_ID = re.compile(r"^[a-z0-9_]+$")
 _FOR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+?)\s*$")
@@ -377,6 +379,27 @@ class _Loader:
             where={name: str(text) for name, text in (decl.get("where") or {}).items()},
             when_written=str(decl.get("when", "")))
 
+    def _short_test(self, item: LocatedMap, source: SourceText) -> tuple[str, Any, Any] | None | bool:
+        """(expect, log, facts) of a test in the short form (``fire: <log text>``, ``quiet: {fact: value}``); None
+        for the long form; False (with the problem noted) for a short form that cannot be read."""
+        keys = [key for key in _SHORT_TESTS if key in item]
+        if not keys:
+            return None
+        key = keys[0]
+        clash = [k for k in ("expect", "log", "facts", *keys[1:]) if k in item]
+        if clash:
+            self.problems.append(source.problem(item.key_location(clash[0]), f"a rule test says '{key}: <log or facts>' "
+                                                f"or 'expect:' with 'log'/'facts', not both ('{clash[0]}')"))
+            return False
+        value = item.get(key)
+        if isinstance(value, str):
+            return key, value, {}
+        if isinstance(value, Mapping):
+            return key, None, value
+        self.problems.append(source.problem(item.value_location(key), f"'{key}:' takes the test's log (text) or its "
+                                            "facts (a mapping of fact names to values)"))
+        return False
+
     def tests(self, decl: LocatedMap, source: SourceText) -> tuple[RuleTest, ...]:
         raw = decl.get("tests", [])
         if not isinstance(raw, LocatedList):
@@ -390,16 +413,19 @@ class _Loader:
                 self.problems.append(source.problem(location, "a rule test must be a mapping"))
                 continue
             self.problems += unknown_keys(source, item, _TEST_KEYS, "rule test")
-            expect = item.get("expect")
+            short = self._short_test(item, source)
+            if short is False:
+                continue
+            expect, log, facts = short if isinstance(short, tuple) else (item.get("expect"), item.get("log"),
+                                                                        item.get("facts", {}))
             if expect not in ("fire", "quiet"):
                 self.problems.append(source.problem(item.value_location("expect") if "expect" in item else location,
-                                                    "a rule test needs 'expect: fire' or 'expect: quiet'"))
+                                                    "a rule test needs 'fire: <log>', 'quiet: <log>' or 'expect: fire' "
+                                                    "/ 'expect: quiet'"))
                 continue
-            log = item.get("log")
             if log is not None and not isinstance(log, str):
                 self.problems.append(source.problem(item.value_location("log"), "'log' must be a string"))
                 continue
-            facts = item.get("facts", {})
             if not isinstance(facts, Mapping):
                 self.problems.append(source.problem(item.value_location("facts"), "'facts' must map fact names to values"))
                 continue

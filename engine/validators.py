@@ -7,7 +7,7 @@ with a ``name`` (to switch it off: ``diagnose rules check --skip NAME``) and a `
 at one rule, ``finalize`` at the whole pack (the shape of pySigma's validators).
 
 >>> sorted(VALIDATORS)[:3]
-['bare_export', 'dataset_id_expression', 'duplicate_anchor']
+['bare_export', 'cause_not_id_prefix', 'dataset_id_expression']
 """
 from __future__ import annotations
 

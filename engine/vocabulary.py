@@ -38,7 +38,7 @@ LIST_TYPES = ("list[str]", "list[int]", "list[float]", "list[any]")
 FACT_TYPES = SCALAR_TYPES + LIST_TYPES + ("record", "collection")
 FIELD_TYPES = SCALAR_TYPES + LIST_TYPES
 
-_FACT_KEYS = {"type", "description", "unit", "personal", "probe", "settled_by", "fields"}
+_FACT_KEYS = {"type", "description", "unit", "personal", "probe", "also_from", "settled_by", "fields"}
 _FIELD_KEYS = {"type", "description", "unit", "personal"}
 _FILE_KEYS = {"probe", "settled_by", "facts"}
 
@@ -63,10 +63,18 @@ class FactSpec:
     personal: bool = False
     fields: Mapping[str, FieldSpec] = field(default_factory=dict)
     declared_at: Location | None = None
+    #: other probes that may establish it too (``python.version``: the installation probe, and the log probe from
+    #: a traceback's paths)
+    also_from: tuple[str, ...] = ()
 
     @property
     def is_collection(self) -> bool:
         return self.type == "collection"
+
+    @property
+    def written_by(self) -> tuple[str, ...]:
+        """The probes that may establish this fact: its own, then ``also_from``."""
+        return (self.probe, *self.also_from)
 
 
 def _type_ok(type_name: str, value: Any) -> bool:
@@ -209,10 +217,18 @@ def load_vocabulary_file(path: Path, vocabulary: Vocabulary) -> list[RuleProblem
             continue
         if not decl.get("description"):
             problems.append(source.problem(location, f"fact '{name}' needs a description"))
+        also_from = decl.get("also_from", [])
+        if isinstance(also_from, str):
+            also_from = [also_from]
+        if not isinstance(also_from, list) or not all(isinstance(p, str) for p in also_from):
+            problems.append(source.problem(decl.value_location("also_from"), f"fact '{name}': 'also_from' must be a "
+                                                                             "list of probe names"))
+            also_from = []
         vocabulary.declare(FactSpec(
             name=str(name), type=str(type_name), description=str(decl.get("description", "")),
             probe=str(probe), settled_by=str(decl.get("settled_by", default_settled or f"the '{probe}' probe")),
             unit=decl.get("unit"), personal=bool(decl.get("personal", False)), fields=fields, declared_at=location,
+            also_from=tuple(also_from),
         ))
     return problems
 

@@ -74,9 +74,17 @@ class FactSink:
         self.notes: list[tuple[str, str]] = []  # (severity, message): what the probe has to say about itself
         self.detail = ""  # one line on how the probe ran (shown with the probe in the report)
 
+    def _not_mine(self, name: str) -> str | None:
+        """Why this probe may not write ``name``: the vocabulary gives it to another probe (``probe``/``also_from``)."""
+        spec = self.vocabulary.get(name)
+        if spec is None or self.probe in spec.written_by:
+            return None
+        return (f"fact '{name}' belongs to the {' or '.join(repr(p) for p in spec.written_by)} probe, not to "
+                f"'{self.probe}' (the vocabulary's 'probe'/'also_from')")
+
     def add(self, name: str, value: Any, provenance: Provenance | None = None, **where: Any) -> None:
         """Record a fact. ``where`` may give ``file``, ``lines`` and ``detail`` for the provenance."""
-        error = self.vocabulary.check_value(name, value)
+        error = self.vocabulary.check_value(name, value) or self._not_mine(name)
         if error:
             self.problems.append(error)
             return
@@ -89,6 +97,10 @@ class FactSink:
         """Record that ``name`` could not be established, and why."""
         if name not in self.vocabulary:
             self.problems.append(f"fact '{name}' is not in the vocabulary")
+            return
+        error = self._not_mine(name)
+        if error:
+            self.problems.append(error)
             return
         self.facts.append(Fact(name, Unknown(reason), Provenance(Source.probe(self.probe), detail=reason)))
 

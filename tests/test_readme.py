@@ -38,3 +38,7 @@ def test_the_site_rule_example_loads_and_passes_its_tests(tmp_path) -> None:
     result = CliRunner().invoke(main, ["rules", "test", "--rules", str(tmp_path), "site.quota_exceeded.log"])
     assert result.exit_code == 0, result.output
     assert "2/2 rule tests passed over 1 rules" in result.output
+    assert len(example.group(1).splitlines()) <= 14  # 15 lines with its file name: a default, a macro, a test of evidence
+    assert "defaults:" in example.group(1) and "set_var(" in example.group(1) and "evidence:" in example.group(1)
+    lint = CliRunner().invoke(main, ["rules", "check", "--rules", str(tmp_path), "--fail-on", "warning"])
+    assert lint.exit_code == 0, lint.output

@@ -377,3 +377,10 @@ def test_a_fix_command_pasted_from_a_narrow_terminal_runs_nothing_else(tmp_path:
         subprocess.run([shutil.which("bash") or "bash"], input="\n".join(block) + "\n", text=True, capture_output=True, cwd=sandbox,
                        env={"PATH": str(sandbox / "bin")}, timeout=30)
         assert not (sandbox / "PWNED").exists(), "\n".join(block)
+
+
+def test_evidence_shows_each_value_with_the_unit_its_fact_declares() -> None:
+    report = _report(DiagnosisRequest(facts={"system.ram_available_mib": 1800.0, "system.swap_total_mib": 0.0},
+                                      offline=True, environ={}, probes=set()))
+    texts = [item["text"] for cause in report["causes"] for item in cause["evidence"]]
+    assert any(text.endswith(": 1800 MiB") for text in texts), texts
