@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .pack_cache import cache_dir, private
+from .pack_cache import cache_dir, private, prune
 
 
 def source_key(sources: Iterable[Path]) -> str:
@@ -54,10 +54,9 @@ def _round_trip(value: Any) -> Any:
 def _store(text: str, path: Path, name: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for old in path.parent.glob(f"{name}-*.json"):
-            old.unlink(missing_ok=True)
         if not private(path.parent):
             return
+        prune(path.parent, f"{name}-*.json")
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as handle:
             handle.write(text)
         os.replace(handle.name, path)

@@ -104,13 +104,29 @@ def private(path: Path, descriptor: int | None = None) -> bool:
     return status.st_uid == os.geteuid() and not status.st_mode & 0o022
 
 
+#: entries of one kind the cache folder keeps: two installs (two environments, a checkout and a release) each keep
+#: theirs instead of evicting the other's on every run (which cost each run a rebuild of about a second)
+KEPT_ENTRIES = 4
+
+
+def prune(folder: Path, pattern: str, keep: int = KEPT_ENTRIES - 1) -> None:
+    """Delete all but the ``keep`` newest entries matching ``pattern``, before a new one is written."""
+    entries = []
+    for entry in folder.glob(pattern):
+        try:
+            entries.append((entry.stat().st_mtime, entry))
+        except OSError:
+            pass
+    for _, old in sorted(entries, reverse=True)[keep:]:
+        old.unlink(missing_ok=True)
+
+
 def _store(pack: RulePack, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for old in path.parent.glob("rulepack-*.pickle"):
-            old.unlink(missing_ok=True)
         if not private(path.parent):
             return
+        prune(path.parent, "rulepack-*.pickle")
         with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as handle:
             pickle.dump(pack, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(handle.name, path)

@@ -43,7 +43,7 @@ import re
 from pathlib import Path
 from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Protocol
 
-from nnunet_doctor.engine.pack_cache import cache_dir, private
+from nnunet_doctor.engine.pack_cache import cache_dir, private, prune
 
 from .reader import BLOCK_BYTES, Block, LogInput, ReadNote, clean_line
 
@@ -126,11 +126,10 @@ class _Prefilter(Protocol):
 
 
 def _store_bytes(path: Path, data: bytes) -> None:
-    """Write a compiled database to the cache, replacing those of older anchor sets."""
+    """Write a compiled database to the cache, beside the newest few of other anchor sets."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for old in path.parent.glob("hyperscan-*.db"):
-            old.unlink(missing_ok=True)
+        prune(path.parent, "hyperscan-*.db")
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_bytes(data)
         os.replace(temporary, path)

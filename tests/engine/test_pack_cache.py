@@ -53,7 +53,7 @@ def test_the_pack_is_built_once_then_read_from_the_cache(tmp_path: Path) -> None
     os.utime(site / "mine.yaml", ns=(1, 10**18))
     third = load_cached_pack([site], environ, load)
     assert load.calls == 2 and third.rule("site.my_rule").certainty == 0.75
-    assert len(list((tmp_path / "cache").glob("rulepack-*.pickle"))) == 1
+    assert len(list((tmp_path / "cache").glob("rulepack-*.pickle"))) == 2  # the older one kept (see prune)
 
 
 def test_the_cache_can_be_turned_off_and_a_broken_one_is_ignored(tmp_path: Path) -> None:
@@ -121,3 +121,17 @@ def test_a_cache_others_can_write_is_never_unpickled(tmp_path: Path) -> None:
         os.chown(planted, 12345, 12345)
         assert isinstance(load_cached_pack(environ={"NNUNET_DOCTOR_CACHE": str(private_folder)}), RulePack)
         assert not marker.exists()
+
+
+def test_two_installs_keep_their_own_packs(tmp_path: Path) -> None:
+    """Two rule packs (two environments, a checkout and a release) used to evict each other on every run."""
+    from nnunet_doctor.engine.pack_cache import KEPT_ENTRIES, prune
+
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    for number in range(KEPT_ENTRIES + 2):
+        prune(folder, "rulepack-*.pickle")
+        entry = folder / f"rulepack-{number}.pickle"
+        entry.write_bytes(b"")
+        os.utime(entry, (number, number))
+    assert sorted(p.name for p in folder.iterdir()) == [f"rulepack-{n}.pickle" for n in range(2, KEPT_ENTRIES + 2)]
