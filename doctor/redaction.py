@@ -9,6 +9,9 @@ wherever else it appears), host names in shell prompts (``user@host:``), in ``ho
 forms and as fully qualified domain names (public software hosts such as github.com are kept), e-mail
 addresses, DICOM patient tags (``(0010,0010)``, ``0010|0020``, ``PatientName``, ``PatientBirthDate``...),
 ``KEY=value`` forms whose key says secret, ``login X password Y`` lines, and tokens by their shape.
+Facts the vocabulary marks ``personal`` (paths as printed, a dataset's folders) drive it too
+(:meth:`Redactor.learn_personal`): the folder names of their paths that are neither common nor nnU-Net's own
+(``/data/StudyHospitalX/nnUNet_raw``: ``StudyHospitalX``) become ``folder1``... wherever they stand as a folder name.
 Pseudonyms keep nnU-Net's naming grammar, so the rules still work on the redacted text: the same original
 always gets the same pseudonym, ``Dataset003_Liver`` becomes ``Dataset003_Name1`` and
 ``imagesTr/Smith_John_0000.nii.gz`` and ``labelsTr/Smith_John.nii.gz`` become ``case_0001_0000.nii.gz`` and
@@ -112,6 +115,26 @@ _GENERIC_ID = re.compile(r"^(?:case|img|image|label|seg|patient|sample|subject|s
 _PSEUDO_CASE = re.compile(r"^case_(\d{4})$")
 
 
+#: a path in a value (POSIX or Windows); its folder names are read one by one
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s'\"<>|*?]+)+")
+#: folder names that name no one and that nnU-Net, Python and the usual systems use (kept in personal paths); names
+#: of at most four characters and file names (with an extension) are kept too (_FOLDER_NAME_OK)
+_COMMON_FOLDERS = frozenset("""
+home users user mnt media data datasets scratch work workspace projects project shared group groups gpfs lustre
+nfs storage srv opt usr lib lib64 local bin sbin etc var tmp temp run proc dev sys root private volumes
+c: d: e: documents desktop downloads onedrive appdata roaming program files windows system32 site-packages
+dist-packages python envs env venv .venv conda miniconda3 anaconda3 miniforge3 mambaforge .conda .cache
+.local pkgs include share src code repos git github nnunet nnunetv2 nnunet_raw nnunet_preprocessed
+nnunet_results nnunet_raw_data_base results_folder imagestr labelstr imagests labelsts predictions output
+outputs input inputs models model checkpoints logs log runs fold_0 fold_1 fold_2 fold_3 fold_4 fold_all
+training inference preprocessing run evaluation experiment_planning utilities dataset_conversion nets
+network_architecture torch cuda triton batchgenerators acvl_utils dynamic_network_architectures
+""".split())
+_FOLDER_NAME_OK = re.compile(r"^(?:python\d(?:\.\d+)?|fold_\d+|\d+|nnUNet\w*|\w+__nnUNetPlans__\w+|"
+                             r"(?:Dataset|Task)\d{2,3}_.*|case_\d{4}|host\d+|folder\d+|[\[$%{<~].*|.{1,4}|.*\.\w{1,6})$",
+                             re.IGNORECASE)
+
+
 @dataclass
 class Sensitive:
     """What must not leave the machine, as found on it (values are only compared, never written)."""
@@ -172,6 +195,8 @@ class Redactor:
         self._host_patterns: list[re.Pattern[str]] = []
         self._patterns_for: tuple[int, int] = (-1, -1)
         self._case_pattern: _CaseFinder | None = None
+        self.folders: dict[str, str] = {}  # a folder name in a personal fact's path -> "folder1"
+        self._folder_pattern: re.Pattern[str] | None = None
         self._compile_names()
 
     def _compile_names(self) -> None:
@@ -255,6 +280,19 @@ class Redactor:
                 self._case_pattern.learnt(identifier)
         self._assigned = len(self._case_ids)
 
+    def learn_personal(self, value: Any) -> None:
+        """A value the vocabulary marks ``personal``: the folder names of its paths that are not common ones
+        (``/data/StudyHospitalX/nnUNet_raw``: StudyHospitalX) are replaced wherever they stand as a folder name."""
+        for text in _strings(value):
+            for path in _PATH.finditer(text):
+                for name in re.split(r"[/\\]", path.group(0))[1:]:
+                    if name and name.lower() not in _COMMON_FOLDERS and not _FOLDER_NAME_OK.match(name) \
+                            and name not in self.folders:  # file names (x.py, case.nii.gz) are the cases' business
+                        self.folders[name] = f"folder{len(self.folders) + 1}"
+        if self.folders:
+            names = "|".join(re.escape(name) for name in sorted(self.folders, key=len, reverse=True))
+            self._folder_pattern = re.compile(rf"(?<=[/\\])(?:{names})(?=[/\\]|$|[\s'\",:;)\]])")
+
     def learn_all(self, value: Any) -> None:
         for text in _strings(value):
             self.learn(text)
@@ -291,6 +329,9 @@ class Redactor:
             text = self._sub("case identifiers", self._cases_regex(), None, text)  # type: ignore[arg-type]
         for term in sorted(self.sensitive.terms, key=len, reverse=True):
             text = self._sub("terms", re.compile(re.escape(term), re.IGNORECASE), "[redacted]", text)
+        if self._folder_pattern is not None:
+            text = self._sub("personal folder names", self._folder_pattern,
+                             lambda match: self.folders[match.group(0)], text)
         return text
 
     def _any_home(self, match: re.Match[str]) -> str:
@@ -352,6 +393,8 @@ class Redactor:
             ("dataset name", any(re.search(rf"\b{re.escape(name)}(?![A-Za-z0-9])", text)
                                  for name in self.datasets if name not in self.datasets.values())),
             ("case identifier", bool(self.cases) and self._cases_regex().search(text) is not None),
+            ("folder name of a personal path", self._folder_pattern is not None
+             and self._folder_pattern.search(text) is not None),
         ]
         for kind, present in checks:
             if present:

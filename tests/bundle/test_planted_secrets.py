@@ -117,3 +117,29 @@ def test_no_planted_value_leaves_in_a_bundle_or_any_redacted_format(tmp_path: Pa
         lowered = output.lower()
         survivors = [value for _, values in PLANTED for value in values if value.lower() in lowered]
         assert survivors == [], survivors
+
+
+def test_the_folder_names_of_a_personal_fact_leave_nowhere(tmp_path: Path) -> None:
+    """The vocabulary marks layout.paths' path personal: a study's folder name in it matches no category (no home
+    folder, no host), so the mark is what keeps it out of the bundle, wherever else it stands as a folder name."""
+    log = tmp_path / "predict.log"
+    log.write_text(
+        'Traceback (most recent call last):\n'
+        '  File "/opt/conda/lib/python3.10/site-packages/nnunetv2/inference/predict_from_raw_data.py", line 85, in x\n'
+        "FileNotFoundError: [Errno 2] No such file or directory: '/data/StudyHospitalX/nnUNet_results/"
+        "Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0/checkpoint_final.pth'\n", encoding="utf-8")
+    bundle = tmp_path / "bundle.json"
+    done = subprocess.run([sys.executable, "-m", "nnunet_doctor", "collect", "--log", str(log), "-o", str(bundle)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = bundle.read_text(encoding="utf-8")
+    assert "StudyHospitalX" not in text
+    assert "/data/folder1/nnUNet_results/Dataset003_Name1/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0/" in text
+    assert json.loads(text)["redaction"]["replaced"]["personal folder names"] >= 3  # fact, exception, excerpt
+
+
+def test_common_and_nnunet_folder_names_are_kept_in_a_personal_path() -> None:
+    redactor = Redactor(Sensitive())
+    redactor.learn_personal(r"D:\projects\KlinikumNord\nnUNet_raw\Dataset001_Heart\imagesTr\la_003_0000.nii.gz")
+    assert redactor.folders == {"KlinikumNord": "folder1"}
+    assert redactor.text(r"E:\KlinikumNord\x and KlinikumNord in prose") == r"E:\folder1\x and KlinikumNord in prose"
