@@ -29,7 +29,7 @@ from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.probes.base import LogSource
 from nnunet_doctor.probes.runner import ProbeReport
 
-from .redaction import Redactor, redact_document
+from .redaction import Redactor, learn_personal_facts, redact_document
 
 SCHEMA = "nnunet-doctor/bundle"
 SCHEMA_VERSION = 1
@@ -134,26 +134,10 @@ def build_bundle(facts: Iterable[Fact], findings: Iterable[Finding], probe_repor
     }
     if redactor is None:
         return document
-    for fact, entry in zip(all_facts, document["facts"]):
-        _learn_personal(redactor, pack, fact.name, entry.get("value"))
+    learn_personal_facts(redactor, pack.vocabulary, all_facts)
     redacted = redact_document(document, redactor)
     redacted["redaction"] = {"enabled": True, "replaced": redactor.summary()}
     return redacted
-
-
-def _learn_personal(redactor: Redactor, pack: RulePack, name: str, value: Any) -> None:
-    """The vocabulary's ``personal`` marks drive redaction: a personal fact's value, or a record's personal fields."""
-    spec = pack.vocabulary.get(name)
-    if spec is None or value is None:
-        return
-    if spec.personal:
-        redactor.learn_personal(value)
-        return
-    personal = [key for key, declared in spec.fields.items() if declared.personal]
-    for record in (value if isinstance(value, list) else [value]) if personal else []:
-        fields = record.get("fields", record) if isinstance(record, Mapping) else None  # Record.to_json()
-        if isinstance(fields, Mapping):
-            redactor.learn_personal([fields[key] for key in personal if isinstance(fields.get(key), str)])
 
 
 def write_bundle(document: Mapping[str, Any], path: Path, inputs: Iterable[str] = ()) -> None:

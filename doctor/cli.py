@@ -229,9 +229,10 @@ def main(ctx: click.Context, logs: tuple[str, ...], dataset: str | None, results
             report["machine"] = build_checkup(result)
         redactor = None
         if redact:
-            from .redaction import redact_document, this_machine
+            from .redaction import learn_personal_facts, redact_document, this_machine
 
             redactor = this_machine()
+            learn_personal_facts(redactor, result.diagnosis.pack.vocabulary, result.diagnosis.facts)
             document = redact_document(document, redactor)
         text = render(document, fmt, color=_use_color(fmt, output), verbose=verbose, explain=explain,
                       template_name=template, width=_width(width))

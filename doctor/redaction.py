@@ -33,9 +33,13 @@ import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from nnunet_doctor.engine.errors import DoctorError
+
+if TYPE_CHECKING:
+    from nnunet_doctor.engine.facts import Fact
+    from nnunet_doctor.engine.vocabulary import Vocabulary
 
 #: account names that name nobody: never treated as personal (replacing "root" would mangle "root exception")
 GENERIC_ACCOUNTS = frozenset({"root", "user", "admin", "ubuntu", "jovyan", "runner", "nobody", "docker", "vscode",
@@ -496,6 +500,31 @@ def check_text(text: str, redactor: Redactor) -> None:
     leaks = redactor.leaks(text)
     if leaks:
         raise RedactionError(f"refusing to write the output: redaction left {', '.join(leaks)} in it")
+
+
+def learn_personal_facts(redactor: Redactor, vocabulary: "Vocabulary", facts: Iterable["Fact"]) -> None:
+    """The vocabulary's ``personal`` marks drive redaction: a personal fact's value, or a record's personal fields."""
+    from nnunet_doctor.engine.facts import Record
+
+    for fact in facts:
+        spec = vocabulary.get(fact.name)
+        if spec is None:
+            continue
+        if spec.personal:
+            redactor.learn_personal(_plain_strings(fact.value))
+            continue
+        personal = [key for key, declared in spec.fields.items() if declared.personal]
+        for record in (fact.value if isinstance(fact.value, list) else [fact.value]) if personal else []:
+            if isinstance(record, Record):
+                redactor.learn_personal([record.fields[key] for key in personal if isinstance(record.fields.get(key), str)])
+
+
+def _plain_strings(value: Any) -> list[str]:
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [text for item in value for text in _plain_strings(item)]
+    return []
 
 
 def this_machine(environ: Mapping[str, str] | None = None, terms: Iterable[str] = ()) -> Redactor:

@@ -136,6 +136,11 @@ def test_the_folder_names_of_a_personal_fact_leave_nowhere(tmp_path: Path) -> No
     assert "StudyHospitalX" not in text
     assert "/data/folder1/nnUNet_results/Dataset003_Name1/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0/" in text
     assert json.loads(text)["redaction"]["replaced"]["personal folder names"] >= 3  # fact, exception, excerpt
+    for fmt in ("terminal", "markdown", "html", "json"):
+        done = subprocess.run([sys.executable, "-m", "nnunet_doctor", "--log", str(log), "--offline", "--redact", "-v",
+                               "--format", fmt], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert done.returncode == 1 and "/data/folder1/nnUNet_results/" in done.stdout, done.stderr
+        assert "StudyHospitalX" not in done.stdout
 
 
 def test_common_and_nnunet_folder_names_are_kept_in_a_personal_path() -> None:
