@@ -756,7 +756,15 @@ def template_environment(autoescape: bool) -> jinja2.Environment:
     env.filters["fence"] = fence
     env.filters["human"] = human
     env.filters["evidence_lines"] = lambda items: "\n".join(f"{item['where']}: {item['text']}" for item in items)
+    env.tests["from_probe"] = _from_probe  # {% if finding.source is from_probe %}: a report's source, as written
     return env
+
+
+def _from_probe(source: str) -> bool:
+    """Whether a report's ``source`` (:class:`~nnunet_doctor.engine.sources.Source` as text) names a probe."""
+    from nnunet_doctor.engine.sources import Source, SourceKind
+
+    return Source.parse(source).kind is SourceKind.PROBE
 
 
 def render(report: dict[str, Any], fmt: str, *, color: bool = False, verbose: bool = False,

@@ -384,3 +384,15 @@ def test_evidence_shows_each_value_with_the_unit_its_fact_declares() -> None:
                                       offline=True, environ={}, probes=set()))
     texts = [item["text"] for cause in report["causes"] for item in cause["evidence"]]
     assert any(text.endswith(": 1800 MiB") for text in texts), texts
+
+
+def test_a_probes_notes_show_with_verbose_only(tmp_path: Path) -> None:
+    """A probe's info note (here: the log was UTF-16) is shown by -v; the terminal report tests the finding's source
+    through the one definition of a source (``is from_probe``), not its wording."""
+    log = tmp_path / "train.log"
+    log.write_text((REAL / "plan_paths_unset.log").read_text(encoding="utf-8"), encoding="utf-16")
+    quiet = CliRunner().invoke(main, ["--offline", "--log", str(log)])
+    verbose = CliRunner().invoke(main, ["--offline", "--log", str(log), "-v"])
+    assert quiet.exit_code == verbose.exit_code == 1, quiet.output
+    assert "UTF-16" not in quiet.output, quiet.output
+    assert re.search(r"! probe log: \S*train\.log: read as\s+UTF-16 text", verbose.output), verbose.output
