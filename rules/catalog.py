@@ -18,10 +18,10 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence, overload
 
 if TYPE_CHECKING:
     from nnunet_doctor.engine.pack import RulePack
@@ -112,15 +112,20 @@ class Entry:
         return self.template.replace(HOLE, filler)
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One line of an entry's template: what a log line is compared with."""
+class Piece(NamedTuple):
+    """One line of an entry's template: what a log line is compared with (a named tuple: the index cache holds
+    1,600 of them, made at each start-up)."""
 
     entry: int
     literal: str  # the line's literal text, values left out
     line: str  # the template line
 
     def search(self, text: str) -> bool:
+        """Does ``text`` show this line, its values anywhere in the holes? Each literal part must lie in the text
+        (a test that needs no compiled pattern, and that most candidates of a log line fail) before the regex
+        checks their order and the room between them."""
+        if not all(part in text for part in self.line.split(HOLE)):
+            return False
         return _piece_regex(self.line).search(text) is not None
 
 
@@ -135,6 +140,40 @@ class CatalogMatch:
     piece: str
 
 
+class _Entries(Sequence[Entry]):
+    """The catalog's entries, each made from its data row when first asked for: a diagnosis looks a few up."""
+
+    def __init__(self, rows: list[tuple[str, list[Any]]], releases: dict[str, tuple[str, ...]]):
+        self._rows = rows
+        self._releases = releases
+        self._made: list[Entry | None] = [None] * len(rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = index + len(self) if index < 0 else index
+        entry = self._made[index]
+        if entry is None:
+            package, (kind, type_name, template, file, line, function, ranges) = self._rows[index]
+            releases = self._releases[package]
+            entry = Entry(index, package, kind, type_name, template, file, line,
+                          function, _expand(ranges, releases), releases)
+            self._made[index] = entry
+        return entry
+
+    def __iter__(self) -> Iterator[Entry]:
+        return (self[index] for index in range(len(self)))
+
+
 def _describe_releases(releases: tuple[str, ...], all_releases: tuple[str, ...]) -> str:
     positions = [all_releases.index(release) for release in releases]
     runs: list[list[int]] = []
@@ -147,7 +186,7 @@ def _describe_releases(releases: tuple[str, ...], all_releases: tuple[str, ...])
                      for run in runs)
 
 
-def _expand(ranges: str, releases: list[str]) -> tuple[str, ...]:
+def _expand(ranges: str, releases: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for part in ranges.split(","):
         first, _, last = part.partition("-")
@@ -261,14 +300,13 @@ class MessageCatalog:
     def __init__(self, data: dict[str, Any]):
         self.releases: dict[str, tuple[str, ...]] = {}
         self.requires_python: dict[str, dict[str, str | None]] = {}
-        self.entries: list[Entry] = []
+        rows: list[tuple[str, list[Any]]] = []
         for package, part in sorted(data["packages"].items()):
             releases = list(part["releases"])
             self.releases[package] = tuple(releases)
             self.requires_python[package] = dict(zip(releases, part["requires_python"]))
-            for kind, type_name, template, file, line, function, ranges in part["messages"]:
-                self.entries.append(Entry(len(self.entries), package, kind, type_name, template, file, line,
-                                          function, _expand(ranges, releases), tuple(releases)))
+            rows += [(package, row) for row in part["messages"]]
+        self.entries = _Entries(rows, self.releases)
         self._pieces: list[Piece] | None = None
         self._found: dict[tuple[str, float], list[CatalogMatch]] = {}  # a log repeats its warnings: each looked up once
         self._index: dict[str, list[int]] = {}
@@ -389,10 +427,10 @@ def _index_from_cache(catalog: MessageCatalog, path: Path) -> None:
     from nnunet_doctor.engine.data_cache import derived
 
     def build() -> dict[str, Any]:
-        return {"pieces": [astuple(piece) for piece in catalog._build_index()], "index": catalog._index}
+        return {"pieces": [list(piece) for piece in catalog._build_index()], "index": catalog._index}
 
     stored = derived("catalog-index", [path, *sorted(Path(__file__).parent.glob("*.py"))], build)
-    catalog._pieces = [Piece(*row) for row in stored["pieces"]]
+    catalog._pieces = list(map(Piece._make, stored["pieces"]))
     catalog._index = stored["index"]
 
 
