@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -712,42 +711,17 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _template_cache(kind: str) -> Any:
-    """Jinja's compiled report templates, kept in the user's private cache folder (a third of a 1 MB log's run was
-    compiling terminal.j2); None when caching is off or the folder is not private. Jinja checks each entry against
-    its template's source and its own version; an entry is read only when no other user can have written it."""
-    import jinja2
-
-    from nnunet_doctor.engine.pack_cache import cache_dir, private
-
-    folder = cache_dir()
-    if folder is None:
-        return None
-    folder = folder / f"templates-{kind}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
-        return None
-    if not (private(folder.parent) and private(folder)):
-        return None
-
-    class PrivateBytecodeCache(jinja2.FileSystemBytecodeCache):
-        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-            if private(Path(self._get_cache_filename(bucket))):
-                super().load_bytecode(bucket)
-
-    return PrivateBytecodeCache(str(folder))
-
-
 @lru_cache(maxsize=2)
 def template_environment(autoescape: bool) -> jinja2.Environment:
     """The Jinja2 environment of the report templates (autoescaping for HTML)."""
     import jinja2
 
+    from nnunet_doctor.engine.pack_cache import template_cache
+
     loader = jinja2.FileSystemLoader(str(resources.files("nnunet_doctor.reports_templates")))
     env = jinja2.Environment(loader=loader, autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-                             bytecode_cache=_template_cache("html" if autoescape else "text"))
+                             bytecode_cache=template_cache("html" if autoescape else "text"))
     env.filters["json"] = _json
     env.filters["indent_block"] = lambda text, width=4: "\n".join(
         (" " * width + line) if line.strip() else "" for line in str(text).splitlines())

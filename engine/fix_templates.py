@@ -24,12 +24,13 @@ Windows settles, else ``env.shell``; bash when neither is known):
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from jinja2 import TemplateSyntaxError, Undefined, meta, nodes, pass_context
+from jinja2 import FunctionLoader, TemplateSyntaxError, Undefined, meta, nodes, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -213,9 +214,17 @@ _FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d{6,}|\*)|\{[^{}]*?\d{6,}")
 
 class _BoundedEnvironment(SandboxedEnvironment):
     """Jinja's sandbox, with bounds on what a template may build: ``*`` and ``**`` and ``%`` are checked before
-    they run (``'x' * 10**9``, ``9 ** 9 ** 9``, ``'%0999999999d' % 1``)."""
+    they run (``'x' * 10**9``, ``9 ** 9 ** 9``, ``'%0999999999d' % 1``), and every compiled ``for`` loop draws its
+    iterations from the rendering's budget (:class:`_Iterations`)."""
 
     intercepted_binops = frozenset({"*", "**", "%"})
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None, raw: bool = False,
+                defer_init: bool = False) -> Any:
+        tree = self._parse(source, name, filename) if isinstance(source, str) else source
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Call(nodes.Name(_BUDGET, "load"), [loop.iter], [], None, None)
+        return super().compile(tree, name, filename, raw, defer_init)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -272,10 +281,21 @@ def _install_macros(env: SandboxedEnvironment) -> None:
                        dataset_id=_dataset_id_macro, home=_home_macro)
 
 
+#: the sources of the fix templates compiled in this process, by name (:func:`_compiled`)
+_SOURCES: dict[str, str] = {}
+
+
+def _source(name: str) -> tuple[str, None, Callable[[], bool]]:
+    return _SOURCES[name], None, lambda: True
+
+
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
+    from .pack_cache import template_cache
+
     env = _BoundedEnvironment(undefined=UnknownFact, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=False, finalize=_finalize_in_words)
+                              keep_trailing_newline=False, finalize=_finalize_in_words,
+                              loader=FunctionLoader(_source), bytecode_cache=template_cache("fixes"))
     for name in _WIDTH_FILTERS:
         env.filters[name] = _bounded_filter(name, env.filters[name])
     env.filters["shell_quote"] = _shell_quote
@@ -312,7 +332,7 @@ def check_syntax(source: str) -> tuple[int, str] | None:
     True
     """
     try:
-        _compiled(source)
+        environment().compile(source)  # compiled, not kept: the cache keeps the fixes a diagnosis renders
         for test in environment().parse(source).find_all(nodes.Test):
             if test.name not in environment().tests:
                 raise TemplateSyntaxError(f"No test named {test.name!r}.", test.lineno)
@@ -328,12 +348,11 @@ def check_syntax(source: str) -> tuple[int, str] | None:
 
 @lru_cache(maxsize=512)
 def _compiled(source: str) -> Any:
-    """The template, its ``for`` loops drawing their iterations from the rendering's budget (:class:`_Iterations`)."""
-    env = environment()
-    tree = env.parse(source)
-    for loop in tree.find_all(nodes.For):
-        loop.iter = nodes.Call(nodes.Name(_BUDGET, "load"), [loop.iter], [], None, None)
-    return env.from_string(tree)
+    """The template, compiled once: Jinja's compiled code is kept in the private cache folder (a fix compiled from
+    source costs a millisecond or more, the first one the lexer's set-up too), named by the digest of its source."""
+    name = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+    _SOURCES[name] = source
+    return environment().get_template(name)
 
 
 def render_fix(source: str, facts: FactBase, bindings: Mapping[str, Any] | None = None) -> str:

@@ -18,7 +18,7 @@ import pickle
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .pack import RulePack, builtin_rules_dir, builtin_vocabulary_dir
 
@@ -104,6 +104,38 @@ def private(path: Path, descriptor: int | None = None) -> bool:
     return status.st_uid == os.geteuid() and not status.st_mode & 0o022
 
 
+def template_cache(kind: str, environ: Mapping[str, str] | None = None) -> Any:
+    """Jinja's compiled templates of one kind (``text`` and ``html`` reports, ``fixes``), kept in the private cache
+    folder: compiling a template costs more than reading it back. Jinja checks each entry against its template's
+    source and its own version; an entry is read only when no other user can have written it. None when caching is
+    off or the folder is not private."""
+    import jinja2
+
+    base = cache_dir(environ)
+    if base is None:
+        return None
+    folder = base / f"templates-{kind}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    if not (private(base) and private(folder)):
+        return None
+
+    class PrivateBytecodeCache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            if private(Path(self._get_cache_filename(bucket))):
+                super().load_bytecode(bucket)
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            prune(folder, "__jinja2_*.cache", KEPT_TEMPLATES - 1)  # edited rules leave their old fixes behind
+            super().dump_bytecode(bucket)
+
+    return PrivateBytecodeCache(str(folder))
+
+
+#: compiled templates of one kind the cache folder keeps (a diagnosis renders the fixes of the rules that fire)
+KEPT_TEMPLATES = 500
 #: entries of one kind the cache folder keeps: two installs (two environments, a checkout and a release) each keep
 #: theirs instead of evicting the other's on every run (which cost each run a rebuild of about a second)
 KEPT_ENTRIES = 4

@@ -81,11 +81,16 @@ def test_a_site_rule_whose_fix_loops_for_ever_does_not_hang_diagnose(tmp_path: P
                                       "    certainty: 0.5\n    when: 'true'\n    fix: \"" + ENDLESS_FIXES["nested ranges"]
                                       + "\"\n", encoding="utf-8")
     (tmp_path / "e.log").write_text("Epoch 1\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "nnunet_doctor", "--log", str(tmp_path / "e.log"), "--offline",
-                           "--rules", str(folder)], capture_output=True, text=True, timeout=120,
-                          env={"NNUNET_DOCTOR_CACHE": "off", "PATH": "/usr/bin:/bin"})
-    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
-    assert "rule train.gpu_oom.site_loop: SecurityError: the fix's loops ran more than 100,000 times" in done.stdout
+    # no cache, then a cache folder twice: the second run renders the fix from its compiled code in the cache, where
+    # the loops must still draw from the budget
+    for cache in ("off", str(tmp_path / "cache"), str(tmp_path / "cache")):
+        done = subprocess.run([sys.executable, "-m", "nnunet_doctor", "--log", str(tmp_path / "e.log"), "--offline",
+                               "--rules", str(folder)], capture_output=True, text=True, timeout=120,
+                              env={"NNUNET_DOCTOR_CACHE": cache, "PATH": "/usr/bin:/bin"})
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+        assert "rule train.gpu_oom.site_loop: SecurityError: the fix's loops ran more than 100,000 times" \
+            in done.stdout
+    assert len(list((tmp_path / "cache" / "templates-fixes").glob("__jinja2_*.cache"))) == 1
 
 
 # -- property-based: any YAML, any bytes -------------------------------------------------------------------------
