@@ -39,7 +39,7 @@ MIN_FUZZY_LENGTH = 24
 #: the window's literal text must explain
 WINDOW_SCORE = 95.0
 WINDOW_SHARE = 0.6
-_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning)|AssertionError):\s*")
+_EXCEPTION_PREFIX = re.compile(r"(?:^|(?<=\s))(?:[A-Za-z_][\w.]*(?:Error|Exception|Warning)|AssertionError):\s*")
 #: alphanumeric characters a template line needs to be looked for at all ("Expected: …" alone says nothing)
 MIN_PIECE_LITERAL = 12
 #: kinds whose messages report a problem; print and info/debug logging are informational unless a rule binds them
@@ -201,8 +201,13 @@ def _window(line: str, text: str) -> int:
 
     >>> _window("Unable to locate trainer class " + HOLE + " in nnunetv2.training. Please", "trainer class X in nnunetv")
     25
+    >>> _window("not all required keys are present in dataset.json.", "not all required keys ar")
+    24
     """
     fragments = [fragment for fragment in line.split(HOLE) if fragment.strip()]
+    shown = text.strip()
+    if shown and any(shown in fragment for fragment in fragments):
+        return len(shown)  # the line shows a stretch of one fragment: cut on the right, perhaps on the left too
     matched, position = 0, 0
     for fragment in fragments:
         found = text.find(fragment, position)
@@ -278,6 +283,19 @@ def _quoted_fits(quoted: str, line: str) -> bool:
     if sum(len(fragment) for fragment in fragments) < MIN_FUZZY_LENGTH:
         return False
     return re.search(".*?".join(re.escape(fragment) for fragment in fragments), line, re.S) is not None
+
+
+def _after_exception_type(text: str) -> str:
+    """The message of a line: what follows its last exception type, which a paste whose line breaks were lost
+    puts after the code that raised it.
+
+    >>> _after_exception_type("assert x is not None, \\ AssertionError: The requested configuration is a cascade")
+    'The requested configuration is a cascade'
+    """
+    found = None
+    for found in _EXCEPTION_PREFIX.finditer(text):
+        pass
+    return text[found.end():] if found is not None else text
 
 
 def _edges(text: str) -> list[str]:
@@ -360,7 +378,7 @@ class MessageCatalog:
         pieces = self._pieces if self._pieces is not None else self._build_index()
         quoted = quoted_message(text)
         text = quoted or text.strip()
-        bare = _EXCEPTION_PREFIX.sub("", text)
+        bare = _after_exception_type(text)
         keys = set(_WORD.findall(text)) | set(_edges(bare))
         candidates = sorted({number for key in keys for number in self._index.get(key, ())})
         best: dict[int, CatalogMatch] = {}

@@ -6,7 +6,9 @@ such as ``nnUNet_results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres
 8 MiB that end at a line break, so a multi-GB log never sits in memory whole; line numbers are those of
 the input. UTF-16 and UTF-32 logs (PowerShell's ``>``) are transcoded to UTF-8; a UTF-8 byte-order mark is
 dropped; invalid UTF-8 is replaced when a line is decoded. A line longer than 8 MiB is cut (a tqdm bar redrawn
-with ``\\r`` keeps its last state).
+with ``\\r`` keeps its last state). A paste hard-wrapped by a terminal copy (lines cut at
+80 columns, or at another width that several lines reach and none passes) is read as the lines it was cut from
+(:func:`unwrap`), each line keeping its number.
 
 Bounds (docs/limits.md): at most :data:`MAX_LOG_BYTES` of text per input; a compressed input stops once it has
 decompressed to more than :data:`MAX_EXPANSION` times the compressed bytes read (plus :data:`EXPANSION_FLOOR`),
@@ -52,6 +54,18 @@ MAX_LOG_BYTES = 16 << 30
 #: a compressed input may expand to this many times the compressed bytes read, plus EXPANSION_FLOOR
 MAX_EXPANSION = 200
 EXPANSION_FLOOR = 64 << 20
+#: a paste cut into lines of this many characters (a terminal's default width) is read as the lines it was cut from
+TERMINAL_WIDTH = 80
+#: wider lines are not taken for a terminal's wrap
+MAX_WRAP_WIDTH = 512
+_DIGITS = re.compile(rb"\d+")
+#: characters (digits aside) that two lines start with alike when they are lines of one log, not a wrapped line
+SAME_HEAD = 6
+#: what the other pieces of a joined line become: a terminal code (an operating-system command no terminal
+#: knows) that a log does not hold, read as an empty line
+JOINED_PIECE = b"\x1b]nnunet-doctor;joined\x07"
+#: another width is taken for a hard wrap when at least two lines reach it and none passes it
+MIN_WRAP_WIDTH = 60
 #: compression inside compression is undone this many levels deep (a .gz of a .gz), no deeper
 MAX_NESTING = 2
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -127,7 +141,7 @@ class LogInput:
         """The input in blocks; the last ``keep_lines`` complete lines of a block are handled with the next one."""
         stream = self.open()
         try:
-            yield from self._blocks(_decoded(stream, self), keep_lines, block_bytes)
+            yield from self._blocks(_Unwrapped(_decoded(stream, self)), keep_lines, block_bytes)
         except _ARCHIVE_ERRORS + _decompression_errors() as exc:
             self.notes.append(ReadNote(self.name, f"{self.name}: reading stopped early: {exc}"))
         finally:
@@ -182,6 +196,79 @@ class LogInput:
         self.notes.append(ReadNote(self.name, f"{self.name}: a line longer than {MAX_LINE_BYTES >> 20} MiB was cut; "
                                               "only its beginning was read", "info"))
         return line[:MAX_LINE_BYTES], True
+
+
+def wrap_width(data: bytes | bytearray) -> int:
+    """The width at which a paste was hard-wrapped (a terminal copy cuts lines at its width), or 0. No line is
+    longer; lines of that width go on in the next line (:func:`_continues`); the width is
+    :data:`TERMINAL_WIDTH`, or at least two lines reach it that are mostly different (a log's longest lines may
+    be lines of one template, all as wide: a wrap cuts different text, but for a traceback's repeated folders).
+
+    >>> wrap_width(b"RuntimeError: " + b"x" * 66 + b"\\nthe rest of the message\\n")
+    80
+    >>> wrap_width(b"a" * 100 + b"\\n" + b"b" * 100 + b"\\nc\\n"), wrap_width(b"a" * 100 + b"\\nb\\n")
+    (100, 0)
+    """
+    if b"\x00" in data:
+        return 0  # binary data, not a paste
+    lines = bytes(data).split(b"\n")
+    widths = [_width(line) for line in lines]
+    width = max(widths, default=0)
+    if not MIN_WRAP_WIDTH <= width <= MAX_WRAP_WIDTH:
+        return 0
+    cut = [_DIGITS.sub(b"", lines[i].strip()) for i, w in enumerate(widths[:-1])
+           if w == width and _continues(lines[i], lines[i + 1])]
+    if cut and width == TERMINAL_WIDTH or len(cut) >= 2 and len(set(cut)) > len(cut) / 2:
+        return width
+    return 0
+
+
+def unwrap(data: bytes, width: int) -> bytes:
+    """Lines of ``data`` cut at ``width`` joined with the lines that continue them. The joined line takes the
+    place of its last piece, and its other pieces become :data:`JOINED_PIECE` lines, read as empty lines and
+    skipped by a line's neighbours (:meth:`.scanner.Line.following`): every line keeps its number, and the lines
+    that follow a message (a signature's window) or precede a quoted code line (its frame) stay next to it.
+
+    >>> unwrap(b"RuntimeError: " + b"x" * 66 + b"\\nthe end\\nnext\\n", 80) == (
+    ...     JOINED_PIECE + b"\\nRuntimeError: " + b"x" * 66 + b"the end\\nnext\\n")
+    True
+    """
+    lines = data.split(b"\n")
+    out: list[bytes] = []
+    index = 0
+    while index < len(lines):
+        last = index
+        while last + 1 < len(lines) and _width(lines[last]) == width and _continues(lines[last], lines[last + 1]):
+            last += 1
+        out += [JOINED_PIECE] * (last - index)
+        out.append(b"".join(line.rstrip(b"\r") for line in lines[index:last]) + lines[last])
+        index = last + 1
+    return b"\n".join(out)
+
+
+def _width(line: bytes) -> int:
+    """Characters of a raw line, as a terminal counts them (its line break left out)."""
+    line = line.rstrip(b"\r")
+    return len(line) if line.isascii() else len(line.decode("utf-8", errors="replace"))
+
+
+def _continues(piece: bytes, line: bytes) -> bool:
+    """Can ``line`` be the rest of ``piece``, a line as wide as the wrap? Not when it is empty or starts a
+    traceback, nor when ``piece`` is a progress bar (tqdm fills the terminal's width), nor when both start the
+    same way, digits aside (a log's line header: a time stamp, a counter).
+
+    >>> _continues(b"Extracting dataset fingerprint:  60%|######    | 3/5 [00:03<00:02,  1.01s/it]", b"next")
+    False
+    >>> _continues(b"2024-05-01 09:00:10.000000: Pseudo dice [0.91]", b"2024-05-01 09:00:10.000000: Epoch time")
+    False
+    """
+    text = line.strip()
+    if not text or text.startswith((b"Traceback (most recent call last)", b'File "')):
+        return False
+    if b"%|" in piece or piece.rstrip().endswith((b"it/s]", b"s/it]")):
+        return False
+    head = _DIGITS.sub(b"", piece.strip())[:SAME_HEAD]
+    return len(head) < SAME_HEAD or not _DIGITS.sub(b"", text).startswith(head)
 
 
 def _read_into(stream: "_ByteSource", view: memoryview) -> int:
@@ -340,6 +427,63 @@ class _Bounded:
             self._source.notes.append(ReadNote(self._source.name, f"{self._source.name}: only the first "
                                                f"{MAX_LOG_BYTES >> 30} GiB were read", "warning"))
         return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class _Unwrapped:
+    """A byte stream whose hard-wrapped lines are joined (:func:`unwrap`), when its first
+    :data:`_FIRST_READ` bytes show a wrap width (:func:`wrap_width`); else passed through as it is."""
+
+    def __init__(self, raw: "_ByteSource"):
+        self._raw = raw
+        self._width: int | None = None
+        self._held = b""  # read, not yet joined: lines that a line still to come may continue
+        self._out = b""  # ready to be returned
+        self._ended = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._width is None:
+            head = b""
+            while len(head) < _FIRST_READ:
+                chunk = self._raw.read(_FIRST_READ - len(head))
+                if not chunk:
+                    break
+                head += chunk
+            self._width = wrap_width(head)
+            self._ended = not head
+            if self._width:
+                self._held = head
+            else:
+                self._out = head
+        if not self._width and not self._out:
+            return self._raw.read(size)
+        while self._width and not self._ended and (size < 0 or len(self._out) < size):
+            chunk = self._raw.read(1 << 20)
+            self._ended = not chunk
+            self._held += chunk
+            self._release()
+        if size < 0:
+            size = len(self._out)
+        out, self._out = self._out[:size], self._out[size:]
+        return out
+
+    def _release(self) -> None:
+        """Join what no line still to come can continue: up to the last complete line narrower than the width
+        (everything once the input has ended)."""
+        assert self._width
+        cut = len(self._held)
+        if not self._ended:
+            cut = self._held.rfind(b"\n") + 1
+            while cut > 0:
+                start = self._held.rfind(b"\n", 0, cut - 1) + 1
+                if _width(self._held[start:cut - 1]) != self._width:
+                    break
+                cut = start
+        if cut:
+            self._out += unwrap(self._held[:cut], self._width)
+            self._held = self._held[cut:]
 
     def close(self) -> None:
         self._raw.close()

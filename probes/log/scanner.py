@@ -45,7 +45,7 @@ from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Protocol
 
 from nnunet_doctor.engine.pack_cache import cache_dir, private, prune
 
-from .reader import BLOCK_BYTES, Block, LogInput, ReadNote, clean_line
+from .reader import BLOCK_BYTES, JOINED_PIECE, Block, LogInput, ReadNote, clean_line
 
 _ESC = "\x1b"
 
@@ -71,21 +71,28 @@ class Line(NamedTuple):
     limit: int = 0  # the block's complete lines end here
 
     def following(self, count: int) -> list[str]:
-        """The next ``count`` lines, cleaned (at least the scanner's ``context_lines``, unless the input ends)."""
+        """The next ``count`` lines, cleaned (at least the scanner's ``context_lines``, unless the input ends);
+        the places of a joined line's other pieces (:data:`~.reader.JOINED_PIECE`) are passed over."""
         out: list[str] = []
         position = self.end
         while position + 1 < self.limit and len(out) < count:
             stop = self.block.find(b"\n", position + 1, self.limit)
             stop = stop if stop >= 0 else self.limit
-            out.append(clean_line(self.block[position + 1:stop]))
+            raw = self.block[position + 1:stop]
+            if raw != JOINED_PIECE:
+                out.append(clean_line(raw))
             position = stop
         return out
 
     def previous(self) -> str:
-        """The line before, cleaned ('' at the start of a block)."""
-        if self.start <= 0:
-            return ""
-        return clean_line(self.block[_line_start(self.block, self.start - 1):self.start - 1])
+        """The line before, cleaned ('' at the start of a block), past the places of a joined line's pieces."""
+        end = self.start - 1
+        while end >= 0:
+            start = _line_start(self.block, end)
+            if self.block[start:end] != JOINED_PIECE:
+                return clean_line(self.block[start:end])
+            end = start - 1
+        return ""
 
 
 class LineReader(Protocol):

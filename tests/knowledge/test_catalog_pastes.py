@@ -99,3 +99,19 @@ def test_message_families_of_every_release_are_bound_to_their_cause(catalog: Mes
     binding = Binding(catalog, load_pack([]))
     family = [entry for entry in catalog if entry.template.startswith(start)]
     assert family and all(cause in binding.causes(entry) for entry in family), start
+
+
+def test_a_message_truncated_inside_its_first_stretch_of_text_still_matches(catalog: MessageCatalog) -> None:
+    # https://github.com/MIC-DKFZ/nnUNet/issues/1602 (the user's paste lost the "A"), cut to 60 % as a terminal cuts it
+    found = catalog.find("ssertionError: not all required keys ar")
+    assert found and found[0].score >= FUZZY_CUTOFF
+    assert found[0].entry.text.startswith("not all required keys are present in dataset.json")
+
+
+def test_a_flattened_traceback_line_is_read_from_its_last_exception_type() -> None:
+    # https://github.com/MIC-DKFZ/nnUNet/issues/1959: the code line and the error on one line (the paste lost its
+    # line breaks), the message cut to 60 %
+    text = ("assert folder_with_segs_from_prev_stage is not None, \\ AssertionError: The requested configuration is a "
+            "cascaded network\n")
+    result = CliRunner().invoke(main, ["--log", "-", "--offline", "--format", "json"], input=text)
+    assert json.loads(result.output)["causes"][0]["cause"] == "train.cascade_missing_stage"

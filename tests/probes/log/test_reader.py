@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnunet_doctor.engine.errors import InputError
 from nnunet_doctor.engine.pack import RulePack
@@ -164,3 +166,70 @@ def test_a_file_without_read_permission_is_named(tmp_path: Path) -> None:
     locked.chmod(0)
     with pytest.raises(InputError, match=r"^locked\.log: not readable \(permission denied\)$"):
         check_readable(locked, "locked.log")
+
+
+# https://github.com/MIC-DKFZ/nnUNet/issues/2868, as a terminal copy hard-wraps it at 80 columns
+WRAPPED_LABELS = (
+    "Error: Unexpected labels found in file /teamspace/studios/this_studio/nnUNet_raw\n"
+    "_data/Dataset123_CTSpine1K/labelsTr/1.3.6.1.4.1.9328.50.4.0175.nii.gz\n"
+    "Expected: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,\n"
+    " 20, 21, 22, 23, 24]\n"
+    "Found: [ 0. 17. 18. 19. 20. 21. 22. 23. 24. 25.]")
+
+
+def test_a_paste_wrapped_at_80_columns_is_read_as_the_lines_it_was_cut_from(read_text) -> None:
+    log = read_text(WRAPPED_LABELS)
+    [labels] = log["match.unexpected_labels"]  # its window reads Expected and Found: the joined lines stay next to it
+    assert labels["line"] == 2
+    assert labels["text"].endswith("this_studio/nnUNet_raw_data/Dataset123_CTSpine1K/labelsTr/1.3.6.1.4.1.9328.50.4.0175.nii.gz")
+    assert log["log.line_count"] == 5  # every line keeps its number
+
+
+def test_a_wrapped_code_line_is_still_code_under_its_frame(read_text) -> None:
+    # https://github.com/MIC-DKFZ/nnUNet/issues/2589: the import line a traceback quotes, wrapped, then cut there
+    log = read_text(
+        '  File "/home/runner/sct_0.0/python/envs/venv_sct/lib/python3.9/site-packages/nn\n'
+        'unetv2/preprocessing/cropping/cropping.py", line 5, in <module>\n'
+        "    from acvl_utils.cropping_and_padding.bounding_boxes import get_bbox_from_mas\n"
+        "k, crop_to_bbox,\n")
+    assert log["catalog.frame_code"] == [{"file": log["log.files"][0], "line": 2, "code":
+                                          "from acvl_utils.cropping_and_padding.bounding_boxes import "
+                                          "get_bbox_from_mask, crop_to_bbox,"}]
+
+
+@pytest.mark.parametrize("text", [
+    # tqdm fills the terminal's width: a bar of 80 columns is not a wrapped line
+    "Extracting dataset fingerprint:  60%|######    | 3/5 [00:03<00:02,  1.01s/it]\nnext line of the run\n",
+    # lines of one width that repeat their words with other numbers are lines of their own
+    "2024-05-01 09:00:10.000000: train_loss -0.8123 val_loss -0.8031 Pseudo dice 0.91 0.1\n"
+    "2024-05-01 09:00:11.000000: train_loss -0.8124 val_loss -0.8032 Pseudo dice 0.92 0.2\n",
+    "x" * 100 + "\nshort\n",  # one line of 100 columns says nothing of a wrap
+])
+def test_lines_that_only_look_wrapped_are_left_alone(text: str) -> None:
+    from nnunet_doctor.probes.log.reader import unwrap, wrap_width
+
+    width = wrap_width(text.encode())
+    assert not width or unwrap(text.encode(), width) == text.encode()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a" * 80, "b" * 80, "tail", "", "Traceback (most recent call last):", "x" * 40]),
+                max_size=40), st.integers(1, 300), st.integers(1, 300))
+def test_a_wrapped_stream_is_joined_the_same_whatever_its_reads(lines: list[str], chunk: int, size: int) -> None:
+    from nnunet_doctor.probes.log import reader
+
+    data = "\n".join(lines).encode() + b"\n"
+    width = reader.wrap_width(data)
+
+    class Trickle(io.BytesIO):  # a pipe: every read returns at most ``chunk`` bytes
+        def read(self, wanted: int = -1, /) -> bytes:
+            return super().read(min(chunk, wanted) if wanted >= 0 else chunk)
+
+    stream, read = reader._Unwrapped(Trickle(data)), b""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "_FIRST_READ", 64)  # the wrap is decided on the first 64 bytes; later reads held back
+        while piece := stream.read(size):
+            read += piece
+    head = reader.wrap_width(data[:64])
+    assert read == (reader.unwrap(data, head) if head else data)
+    assert read.count(b"\n") == data.count(b"\n") and width >= 0
