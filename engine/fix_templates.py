@@ -224,7 +224,9 @@ class _BoundedEnvironment(SandboxedEnvironment):
         tree = self._parse(source, name, filename) if isinstance(source, str) else source
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Call(nodes.Name(_BUDGET, "load"), [loop.iter], [], None, None)
-        return super().compile(tree, name, filename, raw, defer_init)
+        if raw:  # Jinja's two overloads: the generated source, or its code object
+            return super().compile(tree, name, filename, True, defer_init)
+        return super().compile(tree, name, filename, False, defer_init)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":

@@ -286,7 +286,7 @@ def _quoted_fits(quoted: str, line: str) -> bool:
 
 
 def _after_exception_type(text: str) -> str:
-    """The message of a line: what follows its last exception type, which a paste whose line breaks were lost
+    r"""The message of a line: what follows its last exception type, which a paste whose line breaks were lost
     puts after the code that raised it.
 
     >>> _after_exception_type("assert x is not None, \\ AssertionError: The requested configuration is a cascade")
