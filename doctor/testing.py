@@ -11,17 +11,22 @@ A site tests its own rule in three lines::
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.diagnosis import Diagnosis, firing_evidence
+from nnunet_doctor.engine.fix_templates import WITHHELD
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.rules import Rule, RuleTest
 from nnunet_doctor.engine.sources import INPUT, Source
 
 from .pipeline import DiagnosisRequest, run_diagnosis
+
+#: what makes a fix rightly withhold a value shown in it (see engine.fix_templates): a test log that holds one
+_SUBSTITUTION = re.compile(r"\$[({]|`")
 
 
 def diagnose_text(log: str = "", facts: Mapping[str, Any] | None = None, rules: Iterable[str | Path] = (),
@@ -121,6 +126,9 @@ def _mismatches(rule: Rule, test: RuleTest, diagnosis: Diagnosis) -> tuple[str, 
             out.append(f"no evidence line contains {expected!r}")
     fixes = "\n".join(firing.fix for firing in firings)
     out += [f"the fix does not contain {text!r}; it reads:\n{fixes}" for text in test.fix_contains if text not in fixes]
+    if WITHHELD in fixes and not _SUBSTITUTION.search(test.log or ""):
+        out.append(f"the fix withholds a value although this test's log holds no command substitution: a value "
+                   f"shown in a command must be quoted for the user's shell (`{{{{ value | q }}}}`); it reads:\n{fixes}")
     return tuple(out)
 
 

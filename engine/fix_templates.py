@@ -142,6 +142,12 @@ def _finalize_in_words(value: Any) -> Any:
     return _finalize(_in_words(value))
 
 
+def _prose(value: Any) -> Any:
+    """``{{ p.expected | prose }}``: a value shown as text in a sentence (a JSON snippet, a message), never as a
+    word of a command: only command substitution and line breaks withhold it, not double quotes."""
+    return LogText(value) if isinstance(value, str) and not isinstance(value, Quoted) else value
+
+
 def _shell_quote(value: Any) -> str:
     return Quoted(shlex.quote(str(value)))
 
@@ -302,6 +308,7 @@ def environment() -> SandboxedEnvironment:
         env.filters[name] = _bounded_filter(name, env.filters[name])
     env.filters["shell_quote"] = _shell_quote
     env.filters["q"] = _quote_filter
+    env.filters["prose"] = _prose
     # {{ 'nnUNet_raw' | set_var(value, env.shell) }}: see shell_syntax
     env.filters["set_var"] = lambda *args: Quoted(set_var(*(_known(a) for a in args)))
     env.filters["persist_var"] = lambda *args: Quoted(persist_var(*(_known(a) for a in args)))

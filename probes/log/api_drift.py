@@ -6,8 +6,8 @@ A single pasted line is often all there is::
 
 The index (:mod:`nnunet_doctor.rules.api_index`) knows that ``batchgenerators.augmentations.utils.resize_segmentation``
 takes ``cval`` in batchgenerators 0.18.1-0.21 only, and that nnunet 1.0-1.6.6 pass it: two installed packages
-disagree (``install.dependency_mismatch``), and ``pip install "batchgenerators>=0.18.1,<0.23"`` (or a newer nnunet)
-makes them agree. When the traceback shows the failing call in the user's own file (a custom trainer), the
+disagree (``install.dependency_mismatch``), and ``pip install 'batchgenerators>=0.18.1,<0.23'`` (or a newer nnunet)
+makes them agree (the fix quotes the requirement for the user's shell). When the traceback shows the failing call in the user's own file (a custom trainer), the
 verdict is ``custom_code`` instead. numpy, torch and SimpleITK names come from a table written from their release
 notes (``rules/knowledge/library_changes.yml``).
 
@@ -58,6 +58,7 @@ class _Error:
     file: str
     text: str
     context: str  # the code before the message on its line, and the line before
+    framed: bool = True  # the frames or code around it say where it comes from (a plans key: the plans code)
 
 
 class ApiErrorReader:
@@ -84,10 +85,11 @@ class ApiErrorReader:
             if match is None:
                 continue
             context = text[:match.start()] + "\n" + line.previous()
-            if kind == "plans_key" and not _PLANS_CONTEXT.search(context + "\n" + "\n".join(_before(line, 3))):
+            framed = kind != "plans_key" or bool(_PLANS_CONTEXT.search(context + "\n" + "\n".join(_before(line, 3))))
+            if not framed and not (_compound(match.group("name")) and not text[:match.start()].strip()):
                 continue
             self.errors.append(_Error(kind, {k: v for k, v in match.groupdict().items() if v is not None},
-                                      line.number, line.file, text[:_TEXT], context))
+                                      line.number, line.file, text[:_TEXT], context, framed))
             return
 
     def end_input(self, name: str, lines: int) -> None:
@@ -137,6 +139,18 @@ _KNOWN_TOPS = frozenset({"nnunetv2", "nnunet", "batchgenerators", "batchgenerato
                          "dynamic_network_architectures", "numpy", "torch", "SimpleITK"})
 
 
+def _compound(key: str) -> bool:
+    """A key named like a program's identifier (``conv_kernel_sizes``, ``UNet_class_name``, ``numTraining``), not a
+    word that many dictionaries use (``eps``, ``affine``, ``strides``): a ``KeyError`` on it alone, with no frame
+    or code to say which dictionary, can be read as a plans key.
+
+    >>> [_compound(k) for k in ("conv_kernel_sizes", "UNet_class_name", "arch_kwargs", "eps", "architecture")]
+    [True, True, True, False, False]
+    """
+    core = key.strip("_")
+    return "_" in core or any(c.isupper() for c in core[1:])
+
+
 def _may_explain(error: _Error) -> bool:
     """Could the index or the table know this name? (``No module named 'hiddenlayer'`` never loads the index.)"""
     module = error.groups.get("module")
@@ -175,8 +189,7 @@ class Finding:
     caller_releases: str
     verdict: str  # dependency_mismatch | custom_code
     basis: str  # frames | callers | name
-    pip: str
-    alternative: str = ""
+    alternative: str = ""  # pip requirement of a newer caller that no longer makes the failing call
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -277,10 +290,6 @@ def _members(spans: str) -> set[int]:
 _DISTRIBUTIONS = {"acvl_utils": "acvl-utils", "dynamic_network_architectures": "dynamic-network-architectures"}
 
 
-def _pip(requirement: str) -> str:
-    return f'pip install "{requirement}"'
-
-
 def _owner(path: str | None, known_modules: dict[str, set[str]]) -> str | None:
     """Who wrote the code in a traceback frame: an indexed or other package, or the user (``"user"``)."""
     if not path:
@@ -355,9 +364,9 @@ class Resolver:
             fine = set(range(len(other.releases))) - calling
             newer = {i for i in fine if i > max(calling)}
             if newer and verdict == "dependency_mismatch":
-                alternative = _pip(_DISTRIBUTIONS.get(caller, caller) + other.spec(newer))
+                alternative = _DISTRIBUTIONS.get(caller, caller) + other.spec(newer)
         return Finding(error.kind, error.groups.get("name") or error.groups.get("module", ""), library, qualified,
-                       change, requirement, caller, caller_text, verdict, basis, _pip(requirement), alternative,
+                       change, requirement, caller, caller_text, verdict, basis, alternative,
                        f"API index: {library} {lib.releases[0]}-{lib.releases[-1]}", extra)
 
     def _table_finding(self, error: _Error, library: str, entry: dict[str, Any], works: str,
@@ -370,11 +379,11 @@ class Resolver:
             caller_text = f"{caller} {other.span_text(calling)}"
             newer = {i for i in range(len(other.releases)) if i > max(calling)}
             if newer and verdict == "dependency_mismatch":
-                alternative = _pip(_DISTRIBUTIONS.get(caller, caller) + other.spec(newer))
+                alternative = _DISTRIBUTIONS.get(caller, caller) + other.spec(newer)
         requirement = library + works.split("||")[-1].strip() if works else ""
         return Finding(error.kind, error.groups.get("name") or error.groups.get("module", ""), library,
                        entry["name"], entry.get("change", ""), requirement, caller, caller_text, verdict, basis,
-                       _pip(requirement) if requirement else "", alternative, entry.get("source", ""))
+                       alternative, entry.get("source", ""))
 
     # ------------------------------------------------------------------------------------------------
     def _table(self, *names: str, suffix: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -478,15 +487,16 @@ class Resolver:
         written = _members(data["written"][key]) if key in data.get("written", {}) else set()
         read = _members(data["read"][key]) if key in data.get("read", {}) else set()
         everywhere = set(range(len(lib.releases)))
-        if not written or written == everywhere:
+        if not written or written == everywhere or not (error.framed or read):
             return
         missing = everywhere - written
         change = (f"nnunetv2 {lib.span_text(written)} writes the plans key '{key}' and its code expects it; "
                   f"nnunetv2 {lib.span_text(missing)} no longer writes it: these plans were made by one release and "
                   f"are read by code of another (the reader is an nnunetv2 {lib.span_text(written)} or code written for it)")
         finding = self._finding(error, "nnunetv2", f"plans:{key}", missing, {}, None, change)
-        finding.verdict, finding.basis = "dependency_mismatch", "callers"
-        finding.alternative = _pip("nnunetv2" + lib.spec(missing))
+        # without a plans frame, only the key's name says that plans were read: the name_only rules weigh that
+        finding.verdict, finding.basis = "dependency_mismatch", "callers" if error.framed else "name"
+        finding.alternative = "nnunetv2" + lib.spec(missing)
         finding.extra["replan"] = True
         yield finding
 
@@ -579,7 +589,7 @@ def _record(found: Finding, error: _Error, cut_traceback: bool = False) -> Recor
     fields = {"kind": found.kind, "name": found.name, "library": found.library, "qualified": found.qualified,
               "change": found.change, "works_with": found.works_with, "caller": found.caller,
               "caller_releases": found.caller_releases, "verdict": found.verdict, "basis": found.basis,
-              "pip": found.pip, "alternative": found.alternative, "source": found.source,
+              "alternative": found.alternative, "source": found.source,
               "replan": bool(found.extra.get("replan")), "cut_traceback": cut_traceback,
               "line": error.line, "file": error.file, "text": error.text}
     return Record(fields, Provenance(LOG, error.file, (error.line, error.line), "API index"))

@@ -19,8 +19,8 @@ def test_a_single_line_without_frames_names_both_packages_and_the_bounds(read_te
     [found] = _drift(read_text("TypeError: resize_segmentation() got an unexpected keyword argument 'cval'\n"))
     assert (found["library"], found["verdict"], found["basis"]) == ("batchgenerators", "dependency_mismatch", "callers")
     assert found["qualified"] == "batchgenerators.augmentations.utils.resize_segmentation"
-    assert found["pip"] == 'pip install "batchgenerators>=0.18.1,<0.23"'
-    assert found["caller_releases"] == "nnunet 1.0-1.6.6" and found["alternative"] == 'pip install "nnunet>=1.7.0"'
+    assert found["works_with"] == "batchgenerators>=0.18.1,<0.23"
+    assert found["caller_releases"] == "nnunet 1.0-1.6.6" and found["alternative"] == "nnunet>=1.7.0"
 
 
 def test_a_frame_in_an_installed_package_is_a_dependency_mismatch(read_text) -> None:
@@ -30,7 +30,7 @@ def test_a_frame_in_an_installed_package_is_a_dependency_mismatch(read_text) -> 
         "    SpatialTransform(patch_size, padding_value_seg=-1)\n"
         "TypeError: SpatialTransform.__init__() got an unexpected keyword argument 'padding_value_seg'\n"))
     assert (found["caller"], found["basis"], found["verdict"]) == ("nnunetv2", "frames", "dependency_mismatch")
-    assert found["pip"] == 'pip install "batchgeneratorsv2>=0.3.2"'
+    assert found["works_with"] == "batchgeneratorsv2>=0.3.2"
 
 
 def test_the_users_own_trainer_calling_a_changed_api_is_custom_code(read_text) -> None:
@@ -47,12 +47,12 @@ def test_a_torch_signature_change_is_found_from_the_code_on_the_same_line(read_t
     [found] = _drift(read_text("super().__init__(optimizer, current_step if current_step is not None else -1, False) "
                                "TypeError: __init__() takes from 2 to 3 positional arguments but 4 were given\n"))
     assert (found["library"], found["works_with"], found["caller"]) == ("torch", "torch<2.7", "nnunetv2")
-    assert found["alternative"] == 'pip install "nnunetv2>=2.6.0"' and found["source"].startswith("https://")
+    assert found["alternative"] == "nnunetv2>=2.6.0" and found["source"].startswith("https://")
 
 
 def test_numpy_names_come_from_the_change_table(read_text) -> None:
     [found] = _drift(read_text("AttributeError: module 'numpy' has no attribute 'float_'\n"))
-    assert (found["library"], found["pip"], found["basis"]) == ("numpy", 'pip install "numpy<2.0"', "name")
+    assert (found["library"], found["works_with"], found["basis"]) == ("numpy", "numpy<2.0", "name")
     [stack] = _drift(read_text("TypeError: _vhstack_dispatcher() got an unexpected keyword argument 'dtype'\n"))
     assert stack["works_with"] == "numpy>=1.24" and stack["caller"] == "nnunetv2"
 
@@ -63,7 +63,7 @@ def test_a_traceback_cut_at_an_import_line_is_explained_from_that_line(read_text
         '  File "/x/lib/python3.9/site-packages/nnunetv2/preprocessing/cropping/cropping.py", line 5, in <module>\n'
         "    from acvl_utils.cropping_and_padding.bounding_boxes import get_bbox_from_mask, crop_to_bbox,\n"))
     assert (found["name"], found["library"], found["cut_traceback"]) == ("crop_to_bbox", "acvl_utils", True)
-    assert found["verdict"] == "dependency_mismatch" and found["pip"].startswith('pip install "acvl-utils>=')
+    assert found["verdict"] == "dependency_mismatch" and found["works_with"].startswith("acvl-utils>=")
 
 
 def test_a_plans_key_only_some_releases_write_means_plans_and_code_differ(read_text) -> None:
@@ -71,8 +71,18 @@ def test_a_plans_key_only_some_releases_write_means_plans_and_code_differ(read_t
         '../nnunetv2/utilities/plans_handling/plans_handler.py", line 116, in conv_kernel_sizes\n'
         "return self.configuration['conv_kernel_sizes']\n"
         "KeyError: 'conv_kernel_sizes'\n"))
-    assert found["replan"] and found["alternative"] == 'pip install "nnunetv2>=2.3.1"'
-    assert _drift(read_text("KeyError: 'conv_kernel_sizes'\n")) == []  # no plans code in sight: not a plans key
+    assert found["replan"] and found["alternative"] == "nnunetv2>=2.3.1" and found["basis"] == "callers"
+
+
+def test_a_lone_keyerror_on_a_plans_key_is_read_from_the_keys_name_alone(read_text) -> None:
+    # no plans code in sight: a key named like an identifier that the plans code reads and only some releases
+    # write is still read as a plans key, on the weaker basis "name"
+    [found] = _drift(read_text("KeyError: 'conv_kernel_sizes'\n"))
+    assert (found["basis"], found["replan"], found["alternative"]) == ("name", True, "nnunetv2>=2.3.1")
+    assert _drift(read_text("KeyError: 'eps'\n")) == []  # a word many dictionaries use
+    assert _drift(read_text("KeyError: 'patch_size'\n")) == []  # every release writes it
+    assert _drift(read_text("KeyError: 'norm_op_kwargs'\n")) == []  # written by some releases, read by none
+    assert _drift(read_text("x = d['conv_kernel_sizes'] KeyError: 'conv_kernel_sizes'\n")) == []  # other code
 
 
 def test_names_every_release_has_or_none_has_are_not_drift(read_text) -> None:
@@ -102,7 +112,7 @@ def test_an_attribute_of_a_subclass_is_looked_up_on_nnunets_class(read_text) -> 
 def test_a_submodule_of_other_releases_is_named_with_its_releases(read_text) -> None:
     [found] = _drift(read_text("ModuleNotFoundError: No module named 'nnunetv2.training.dataloading.data_loader_3d'\n"))
     assert (found["kind"], found["verdict"], found["basis"]) == ("module", "custom_code", "name")
-    assert found["pip"] == 'pip install "nnunetv2>=2.0,<2.6.0"'
+    assert found["works_with"] == "nnunetv2>=2.0,<2.6.0"
 
 
 @settings(max_examples=30, deadline=None)
