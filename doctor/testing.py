@@ -26,7 +26,7 @@ from nnunet_doctor.engine.sources import INPUT, Source
 from .pipeline import DiagnosisRequest, run_diagnosis
 
 #: what makes a fix rightly withhold a value shown in it (see engine.fix_templates): a test log that holds one
-_SUBSTITUTION = re.compile(r"\$[({]|`")
+_SUBSTITUTION = re.compile(r"\$[({]")
 
 
 def diagnose_text(log: str = "", facts: Mapping[str, Any] | None = None, rules: Iterable[str | Path] = (),

@@ -114,7 +114,7 @@ class LogText(str):
 #: what a value must not hold to be shown as it is in a fix: command substitution (``$(``, ``${``, backticks), a
 #: double quote that would end a quoted word, or a line break that would start a new command
 _PASTE_HAZARD = re.compile(r"\$[({]|`|\"|[\r\n]")
-_LOG_HAZARD = re.compile(r"\$[({]|`|[\r\n]")
+_LOG_HAZARD = re.compile(r"\$[({]|[\r\n]")
 WITHHELD = "<withheld: it holds shell characters; see the evidence>"
 
 
@@ -123,8 +123,10 @@ def _finalize(value: Any) -> Any:
     shell is withheld (a file named ``case$(touch x).nii.gz``); quote it with ``| q`` to show it safely."""
     if isinstance(value, Quoted) or not isinstance(value, str):
         return value
-    hazard = _LOG_HAZARD if isinstance(value, LogText) else _PASTE_HAZARD
-    return WITHHELD if hazard.search(value) else value
+    if isinstance(value, LogText):  # C/C++ and CUDA messages quote code in backticks: shown as ' (the evidence keeps them)
+        value = value.replace("`", "'")
+        return WITHHELD if _LOG_HAZARD.search(value) else value
+    return WITHHELD if _PASTE_HAZARD.search(value) else value
 
 
 def _in_words(value: Any) -> Any:
@@ -144,7 +146,8 @@ def _finalize_in_words(value: Any) -> Any:
 
 def _prose(value: Any) -> Any:
     """``{{ p.expected | prose }}``: a value shown as text in a sentence (a JSON snippet, a message), never as a
-    word of a command: only command substitution and line breaks withhold it, not double quotes."""
+    word of a command: only command substitution and line breaks withhold it, not double quotes; a backtick shows
+    as ``'``."""
     return LogText(value) if isinstance(value, str) and not isinstance(value, Quoted) else value
 
 

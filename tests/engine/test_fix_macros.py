@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nnunet_doctor.engine.facts import Fact, FactBase, Provenance
+from nnunet_doctor.engine.facts import Fact, FactBase, Provenance, Record
 from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.fix_templates import render_fix
 from nnunet_doctor.engine.loader import load_rule_pack
@@ -96,3 +96,26 @@ CUDA_OOM = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 
 def test_built_in_fixes_speak_the_shell_of_the_log(pack, log: str, rule: str, expected: str, never: str) -> None:
     fixes = [f.fix for f in diagnose_text(log, pack=pack).chain.firings if f.rule.id == rule]
     assert fixes and expected in fixes[0] and never not in fixes[0], fixes
+
+
+@pytest.mark.parametrize(("shell", "command"), [
+    (None, 'pip install "batchgenerators>=0.18.1,<0.23"'),
+    ("fish", 'pip install "batchgenerators>=0.18.1,<0.23"'),
+    ("powershell", 'pip install "batchgenerators>=0.18.1,<0.23"'),
+    ("cmd", 'pip install "batchgenerators>=0.18.1,<0.23"'),
+], ids=["bash", "fish", "powershell", "cmd"])
+def test_an_api_drift_fix_quotes_its_pip_requirement_for_the_shell(pack, shell: str | None, command: str) -> None:
+    # the requirement's < and > would redirect if unquoted (double quotes: nothing in it expands in any shell);
+    # before | q, the command the resolver wrote with its own double quotes was withheld
+    diagnosis = diagnose_text("TypeError: resize_segmentation() got an unexpected keyword argument 'cval'\n",
+                              {"env.shell": shell} if shell else {}, pack=pack)
+    fix = diagnosis.causes[0].best.fix
+    assert command in fix and "withheld" not in fix, fix
+
+
+def test_log_text_shows_backticks_as_quotes_and_prose_keeps_json() -> None:
+    facts = FactBase()
+    rendered = render_fix("{{ m.text }} | {{ '{\"background\": 0}' | prose }} | {{ '{\"background\": 0}' }}", facts,
+                          {"m": Record({"text": "CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"})})
+    assert rendered == ("CUBLAS_STATUS_ALLOC_FAILED when calling 'cublasCreate(handle)' | {\"background\": 0} | "
+                        "<withheld: it holds shell characters; see the evidence>")
