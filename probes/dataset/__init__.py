@@ -118,6 +118,7 @@ class DatasetProbe:
         measured = measure_all(tasks, layout.stats, int(context.options.get("jobs", 1)), cache,
                                "checking cases" if voxels else "reading headers")
         facts = describe(layout, raw.info, measured)
+        _skipped_voxels_note(measured, sink)
         sink.add("dataset.voxels_checked", voxels)
         sink.add("dataset.file_issues", [Record(issue.as_fields(), Provenance(Source.probe("dataset"), f"{issue.folder}/{issue.file}"))
                                          for issue in layout.issues + facts.issues])
@@ -131,6 +132,18 @@ class DatasetProbe:
                             ("dataset.classes", facts.classes)):
             if value is not None:
                 sink.add(name, value)
+
+
+def _skipped_voxels_note(measured: dict[str, Any], sink: FactSink) -> None:
+    """Files too large for the voxel checks (:data:`.measure.MAX_VOXEL_BYTES`): their label values, NaNs and
+    content were not checked, which the report says (their headers were)."""
+    skipped = [(rel, reason) for result in measured.values()
+               for rel, reason in ((result.get("voxels") or {}).get("skipped") or {}).items()]
+    if skipped:
+        rel, reason = skipped[0]
+        more = f" (and {len(skipped) - 1} more files)" if len(skipped) > 1 else ""
+        sink.note(f"voxels of {rel} not checked: {reason}{more}; their label values, NaNs and content are unknown",
+                  "warning")
 
 
 #: normalizations that feed the raw intensities' scale to the network (the others rescale each image by itself)

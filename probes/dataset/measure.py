@@ -32,6 +32,20 @@ from .headers import NIFTI_DATATYPES, HeaderError, itk_message, parse_nifti_head
 _SAMPLE = 100_000  # voxels per channel sampled (evenly) for the mean intensity per label
 _PERCENTILE_SAMPLE = 20_000  # of which this many for the percentiles
 _MAX_VALUES = 64  # distinct label values kept (a float "label" can have millions)
+#: the voxels one file may declare for them to be read (a 1 MB .nii.gz of zeros can declare 8 GiB, consistently with
+#: its gzip trailer); a larger file keeps its header checks, and its voxel checks are skipped with a note
+MAX_VOXEL_BYTES = 2 << 30
+_ITEM_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "float32": 4}
+
+
+def declared_voxel_bytes(header: dict[str, Any]) -> int:
+    """The bytes of voxels a header declares (8 per component where its pixel type is not a common one).
+
+    >>> declared_voxel_bytes({"shape": [2048, 2048, 512], "components": 1, "pixel_type": "float32"}) / 2**30
+    8.0
+    """
+    return math.prod(header.get("shape") or [0]) * int(header.get("components") or 1) * _ITEM_BYTES.get(
+        str(header.get("pixel_type")), 8)
 
 
 @dataclass(frozen=True)
@@ -106,9 +120,15 @@ def _read_nifti(path: str) -> Any:
 
 def _voxels(task: CaseTask, headers: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
+    skipped: dict[str, str] = {}
     arrays: dict[str, Any] = {}
     for rel in task.images + ((task.label,) if task.label else ()):
         if "error" in headers[rel]:
+            continue
+        declared = declared_voxel_bytes(headers[rel])
+        if declared > MAX_VOXEL_BYTES:
+            skipped[rel] = (f"its header declares {declared / 2**30:.1f} GiB of voxels, above the "
+                            f"{MAX_VOXEL_BYTES / 2**30:.0f} GiB the voxel checks read")
             continue
         try:
             arrays[rel] = _read_array(os.path.join(task.folder, rel))
@@ -120,7 +140,7 @@ def _voxels(task: CaseTask, headers: dict[str, Any]) -> dict[str, Any]:
     for rel in task.images:
         image = arrays.get(rel)
         channels.append(None if image is None else _channel_stats(image, label_int))
-    return {"errors": errors, "label": label_stats, "channels": channels,
+    return {"errors": errors, "skipped": skipped, "label": label_stats, "channels": channels,
             "content": _content(task, headers, arrays, label)}
 
 

@@ -95,6 +95,41 @@ def test_a_hostile_dataset_is_diagnosed_without_a_crashed_probe(roots: Roots, na
     assert report["summary"]["found"]
 
 
+def _declares_4_gib(path: Path) -> None:
+    """Replace a .nii.gz by a 4 MB one whose header declares 2048 x 2048 x 1025 uint8 voxels (4.004 GiB of zeros),
+    consistent with its gzip trailer: gzip members of 64 MiB of zeros (as bgzip writes members), the last one's
+    size being the total's modulo 2**32, as a reader checks."""
+    header = bytearray(gzip.decompress(path.read_bytes())[:352])
+    struct.pack_into("<8h", header, 40, 3, 2048, 2048, 1025, 1, 1, 1, 1)
+    struct.pack_into("<2h", header, 70, 2, 8)  # datatype uint8, bitpix 8
+    struct.pack_into("<f", header, 108, 352.0)
+    member = 64 << 20
+    zeros = gzip.compress(bytes(member), 9)
+    with path.open("wb") as out:
+        out.write(gzip.compress(bytes(header) + bytes(member - 352), 9))
+        for _ in range(63):
+            out.write(zeros)
+        out.write(gzip.compress(bytes((4 << 20) + 352), 9))  # 2**32 + this = 352 + 2048 * 2048 * 1025
+
+
+def test_a_small_file_that_declares_gibibytes_keeps_its_header_checks_and_skips_its_voxels(roots: Roots) -> None:
+    folder = write_dataset(roots.raw, Spec(cases=2, shape=(8, 8, 6)))
+    image = sorted((folder / "imagesTr").iterdir())[0]
+    _declares_4_gib(image)
+    assert image.stat().st_size < 8 << 20
+    done = subprocess.run([sys.executable, "-m", "nnunet_doctor", "--dataset", str(folder), "--offline", "--format",
+                           "json"], capture_output=True, text=True, timeout=120, env=roots.environ,
+                          preexec_fn=_limited_memory)  # reading the voxels would need more than this 3 GiB
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    notes = [f["message"] for f in report["findings"] if "not checked" in f["message"]]
+    assert notes and f"{image.name} not checked: its header declares 4.0 GiB of voxels" in notes[0], report["findings"]
+    diagnosis = roots.diagnose(str(folder))  # in process, from the cache the run above filled
+    shapes = [case.get("shape") for case in records(diagnosis, "dataset.cases")]
+    assert [2048, 2048, 1025] in shapes, shapes
+    assert not [i for i in records(diagnosis, "dataset.file_issues") if i["file"] == image.name]
+
+
 def test_a_label_value_no_image_holds_is_reported_as_such(roots: Roots) -> None:
     folder = write_dataset(roots.raw, Spec(cases=2, shape=(8, 8, 6)))
     _labels(3_000_000_000)(folder)
