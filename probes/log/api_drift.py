@@ -43,10 +43,15 @@ _PATTERNS = {
     "plans_key": re.compile(r"KeyError: '(?P<name>\w+)'"),
 }
 _ANCHORS = ("cannot import name", "No module named", "has no attribute", "unexpected keyword argument",
-            "positional argument", "required keyword-only argument", "KeyError: '", "import ")
+            "positional argument", "required keyword-only argument", "KeyError: '", "import ", "raise AttributeError(")
 _QUOTED_IMPORT = re.compile(r"^\s+from (?P<module>[\w.]+) import \(?(?P<names>[\w, ]+)")
 _FRAME_LINE = re.compile(r'File "[^"]+", line \d+|\.py", line \d+')
 _PLANS_CONTEXT = re.compile(r"plans_handl|plans_manager|configuration_manager|ConfigurationManager|PlansManager")
+#: a traceback frame in a package's module-level ``__getattr__`` (numpy's, torch's: they raise for a missing name)
+_MODULE_GETATTR_FRAME = re.compile(r'[/\\](?P<top>[A-Za-z_]\w*)[/\\]__init__\.py", line \d+, in __getattr__')
+_ATTRIBUTE_ACCESS = re.compile(r"\b(?P<alias>[A-Za-z_]\w*)\.(?P<name>[A-Za-z_]\w*)\b")
+#: the names code commonly gives a module it accesses attributes of
+_MODULE_ALIASES = {"np": "numpy", "numpy": "numpy", "torch": "torch", "sitk": "SimpleITK", "SimpleITK": "SimpleITK"}
 _SITE = re.compile(r"[/\\](?:site|dist)-packages[/\\](?:[^/\\]+\.egg[/\\])?(?P<top>[A-Za-z_]\w*)")
 
 
@@ -67,6 +72,9 @@ class ApiErrorReader:
     def __init__(self) -> None:
         self.errors: list[_Error] = []
         self.quoted_imports: dict[tuple[str, int], tuple[str, list[str]]] = {}
+        #: a cut traceback's last quoted line ``raise AttributeError(`` in a module's ``__getattr__``: the module and
+        #: the attribute the frame before it accesses
+        self.quoted_attributes: dict[tuple[str, int], tuple[str, str]] = {}
 
     def anchors(self) -> Iterable[tuple[str, bool]]:
         return [(word, False) for word in _ANCHORS]
@@ -78,6 +86,10 @@ class ApiErrorReader:
             if quoted and _FRAME_LINE.search(line.previous()):
                 names = [n.strip() for n in quoted.group("names").split(",") if n.strip()]
                 self.quoted_imports[(line.file, line.number)] = (quoted.group("module"), names)
+        if "raise AttributeError(" in line.hits and text[:1].isspace():
+            accessed = _module_attribute_accessed(line)
+            if accessed is not None:
+                self.quoted_attributes[(line.file, line.number)] = accessed
         if len(self.errors) >= MAX_ERRORS or text[:1].isspace() and _FRAME_LINE.search(line.previous()):
             return
         for kind, pattern in _PATTERNS.items():
@@ -103,7 +115,7 @@ class ApiErrorReader:
         """
         cut = [e for e in exceptions if not e.fields["complete"]]
         self.errors = [e for e in self.errors if _may_explain(e)]
-        if not self.errors and not (cut and self.quoted_imports):
+        if not self.errors and not (cut and (self.quoted_imports or self.quoted_attributes)):
             return
         try:
             records = self._resolve(Resolver.default(), exceptions, cut)
@@ -119,10 +131,20 @@ class ApiErrorReader:
         frames = {(e.fields["file"], e.fields["line"]): e for e in exceptions}
         for error in self.errors:
             exception = frames.get((error.file, error.line))
-            caller = _innermost_file(exception.fields["frame_files"]) if exception is not None else None
+            caller = _innermost_file(_calling_frames(exception.fields["frame_files"], error)) \
+                if exception is not None else None
             records.extend(_record(found, error) for found in resolver.explain(error, caller))
         for exception in cut:
-            quoted = self.quoted_imports.get((exception.fields["file"], exception.fields["line"]))
+            where = (exception.fields["file"], exception.fields["line"])
+            accessed = self.quoted_attributes.get(where)
+            if accessed is not None:
+                module, name = accessed
+                error = _Error("module_attribute", {"module": module, "name": name}, exception.fields["line"],
+                               exception.fields["file"], f"{module}.{name}", "")
+                callers = exception.fields["frame_files"][:-1]  # the frame that accessed it, not __getattr__'s
+                records.extend(_record(found, error, cut_traceback=True)
+                               for found in resolver.explain(error, _innermost_file(callers)))
+            quoted = self.quoted_imports.get(where)
             if quoted is None or exception.fields["last_frame"] is None:
                 continue
             module, names = quoted
@@ -137,6 +159,40 @@ class ApiErrorReader:
 #: top-level modules the index or the change table knows
 _KNOWN_TOPS = frozenset({"nnunetv2", "nnunet", "batchgenerators", "batchgeneratorsv2", "acvl_utils",
                          "dynamic_network_architectures", "numpy", "torch", "SimpleITK"})
+
+
+def _calling_frames(frame_files: list[str], error: _Error) -> list[str]:
+    """The frames that may have made the failing access: for a module's missing attribute, not the module's own
+    innermost frames (numpy's and torch's module-level ``__getattr__`` raise it themselves)."""
+    module = error.groups.get("module") if error.kind == "module_attribute" else None
+    if not module:
+        return frame_files
+    inside = re.compile(rf"[/\\]{re.escape(module.split('.')[0])}[/\\]")
+    end = len(frame_files)
+    while end > 0 and inside.search(frame_files[end - 1]):
+        end -= 1
+    return frame_files[:end] or frame_files
+
+
+def _module_attribute_accessed(line: Line) -> tuple[str, str] | None:
+    """For a quoted ``raise AttributeError(`` in a package's module-level ``__getattr__`` (a traceback cut before
+    its exception line), the package and the attribute the frame before accessed (``np.isdtype``):
+    the code line quoted under that frame, past Python 3.11's ``^^^^`` markers."""
+    before = _before(line, 5)
+    frame = _MODULE_GETATTR_FRAME.search(before[0]) if before else None
+    if frame is None:
+        return None
+    top = frame.group("top")
+    for text in before[1:]:
+        if _FRAME_LINE.search(text):
+            return None
+        if not text.strip() or set(text.strip()) <= {"^", "~"}:
+            continue
+        for access in _ATTRIBUTE_ACCESS.finditer(text):
+            if _MODULE_ALIASES.get(access.group("alias")) == top:
+                return top, access.group("name")
+        return None
+    return None
 
 
 def _compound(key: str) -> bool:

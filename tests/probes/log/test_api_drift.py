@@ -125,3 +125,30 @@ def test_the_resolver_answers_any_error_of_each_kind_without_failing(kind, name,
               "low": str(low), "high": str(high), "given": str(given_)}
     found = Resolver.default().explain(_Error(kind, groups, 1, "x.log", name, ""), frame)
     assert all(f.verdict in ("dependency_mismatch", "custom_code") for f in found)
+
+
+_NUMPY_2_NAME = (
+    "Traceback (most recent call last):\n"
+    '  File "/usr/local/lib/python3.11/site-packages/acvl_utils/cropping_and_padding/bounding_boxes.py", line 5, in <module>\n'
+    "    import blosc2\n"
+    '  File "/usr/local/lib/python3.11/site-packages/blosc2/__init__.py", line 174, in <module>\n'
+    "    isdtype = np.isdtype\n"
+    "              ^^^^^^^^^^\n"
+    '  File "/usr/local/lib/python3.11/site-packages/numpy/__init__.py", line 333, in __getattr__\n'
+    '    raise AttributeError("module {!r} has no attribute "\n')
+
+
+def test_a_name_numpy_raises_for_in_its_getattr_is_called_by_the_frame_before(read_text) -> None:
+    # numpy's module-level __getattr__ raises: the caller is blosc2, not numpy; isdtype is new in numpy 2, so the
+    # fix installs numpy 2 (the removed-alias rule's "numpy<1.24" would have made it worse)
+    [found] = _drift(read_text(_NUMPY_2_NAME + "AttributeError: module 'numpy' has no attribute 'isdtype'. "
+                               "Did you mean: 'dtype'?\n"))
+    assert (found["verdict"], found["caller"], found["works_with"]) == ("dependency_mismatch", "blosc2", "numpy>=2.0")
+
+
+def test_a_traceback_cut_inside_a_modules_getattr_is_explained_from_the_access_before(read_text) -> None:
+    [found] = _drift(read_text(_NUMPY_2_NAME))
+    assert (found["name"], found["library"], found["cut_traceback"]) == ("isdtype", "numpy", True)
+    assert (found["caller"], found["works_with"]) == ("blosc2", "numpy>=2.0")
+    # the code before must access the module the frame is in
+    assert _drift(read_text(_NUMPY_2_NAME.replace("np.isdtype", "torch.isdtype"))) == []
