@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.chaining import Firing
 from nnunet_doctor.engine.conditions import Condition, Literal
 from nnunet_doctor.engine.diagnosis import Diagnosis, RankedCause
@@ -33,9 +34,9 @@ MAX_NEAREST = 5
 #: similarity given to a message raised in the innermost frame's function, or elsewhere in its file, when the
 #: traceback was cut before its exception line
 CALLED_SCORE, SAME_FUNCTION_SCORE, SAME_FILE_SCORE = 80.0, 70.0, 60.0
-_CALLED = re.compile(r"([A-Za-z_]\w*)\s*(?:\(|$)")
+_CALLED = r"([A-Za-z_]\w*)\s*(?:\(|$)"
 MAX_CANDIDATES = 3
-_PACKAGE_IN_PATH = re.compile(r"(?:^|[/\\])(nnunetv2|nnunet|batchgeneratorsv2|batchgenerators|acvl_utils"
+_PACKAGE_IN_PATH = (r"(?:^|[/\\])(nnunetv2|nnunet|batchgeneratorsv2|batchgenerators|acvl_utils"
                               r"|dynamic_network_architectures|torch|numpy|SimpleITK|scipy|skimage|blosc2)[/\\]")
 _RULE_ID = "catalog.nearest_message"
 _COMPANION_RULE_ID = "catalog.companion_library_error"
@@ -185,7 +186,7 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
     catalog = MessageCatalog.load()
     binding = Binding(catalog, diagnosis.pack)
     package = releases = source = None
-    in_frames = {m.group(1) for path in error.get("frame_files") or [] for m in _PACKAGE_IN_PATH.finditer(path)}
+    in_frames = {m.group(1) for path in error.get("frame_files") or [] for m in regex(_PACKAGE_IN_PATH).finditer(path)}
     generations = _value(diagnosis, "log.generations") or []
     # the same message in several packages (v1 and v2 share many): the one the frames, else the log, point at
     at_line.sort(key=lambda r: (r.fields["package"] not in in_frames,
@@ -195,7 +196,7 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
         package, releases, source = best["package"], best["release_range"], best["source"]
     else:
         for path in reversed(error.get("frame_files") or []):
-            match = list(_PACKAGE_IN_PATH.finditer(path))
+            match = list(regex(_PACKAGE_IN_PATH).finditer(path))
             if match:
                 package = match[-1].group(1)
                 break
@@ -238,9 +239,9 @@ def _raised_near(catalog: Any, binding: Any, path: str, function: str, code: str
         File ".../nnunetv2/run/run_training.py", line 196, in run_training
           nnunet_trainer = get_trainer_from_a          -> messages of get_trainer_from_args
     """
-    called = [name for name in _CALLED.findall(code) if len(name) >= 4]
+    called = [name for name in regex(_CALLED).findall(code) if len(name) >= 4]
     normalised = path.replace("\\", "/")
-    packages = [m.group(1) for m in _PACKAGE_IN_PATH.finditer(normalised)]
+    packages = [m.group(1) for m in regex(_PACKAGE_IN_PATH).finditer(normalised)]
     package = packages[-1] if packages else generation_package
 
     def score(entry: Any) -> float:

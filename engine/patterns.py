@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 try:  # pragma: no branch - which branch runs depends on the platform
@@ -31,6 +32,19 @@ try:
     import re._parser as _sre_parse  # type: ignore[import-not-found]  # Python >= 3.11
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+
+@lru_cache(maxsize=None)
+def regex(source: str, flags: int = 0) -> re.Pattern[str]:
+    r"""One of the tool's own Python regular expressions, compiled the first time it is needed.
+
+    A reader's table of patterns keyed by their anchors compiles only the patterns whose anchor a log holds: each
+    costs 0.05-0.3 ms to compile, and a process compiles them again (a log-only run is a few hundred ms).
+
+    >>> regex(r"Epoch (\d+)") is regex(r"Epoch (\d+)")
+    True
+    """
+    return re.compile(source, flags)
 
 
 class PatternError(ValueError):

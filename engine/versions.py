@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import total_ordering
 
+from .patterns import regex
+
 _VERSION = re.compile(
     r"^\s*v?(?P<release>\d+(?:\.\d+)*)"
     r"(?:[-_.]?(?P<pre>a|b|rc|alpha|beta|c)[-_.]?(?P<pre_n>\d*))?"
@@ -88,7 +90,7 @@ def _as_version(value: object) -> Version:
     raise VersionError(f"cannot compare a version with {type(value).__name__}")
 
 
-_CLAUSE = re.compile(r"^\s*(===|==|!=|<=|>=|~=|<|>)\s*([^\s,]+)\s*$")
+_CLAUSE = r"^\s*(===|==|!=|<=|>=|~=|<|>)\s*([^\s,]+)\s*$"
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class VersionRange:
 
     def __post_init__(self) -> None:
         for clause in self._clauses():
-            match = _CLAUSE.match(clause)
+            match = regex(_CLAUSE).match(clause)
             if match is None:
                 raise VersionError(f"not a version clause: {clause!r}")
             Version(match.group(2).rstrip(".*") or "0")
@@ -110,7 +112,7 @@ class VersionRange:
     def contains(self, version: str | Version) -> bool:
         candidate = _as_version(version)
         for clause in self._clauses():
-            match = _CLAUSE.match(clause)
+            match = regex(_CLAUSE).match(clause)
             assert match is not None
             operator, bound_text = match.groups()
             if bound_text.endswith(".*"):

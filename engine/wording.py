@@ -23,6 +23,7 @@ import math
 import re
 from typing import Any
 
+from nnunet_doctor.engine.patterns import regex
 from .facts import Record, Unknown
 
 #: significant digits of a float shown to a person
@@ -64,7 +65,7 @@ def human(value: Any, *, digits: int = DIGITS) -> str:
     return str(value)
 
 
-_NUMPY_CALL = re.compile(r"\bnp\.\w+\(([^()]*)\)")
+_NUMPY_CALL = r"\bnp\.\w+\(([^()]*)\)"
 _PYTHON_LITERAL = re.compile(r"^\s*[\[{(].*['\"].*[\]})]\s*$|^\s*[\[{(].*\bnp\.\w+\(.*[\]})]\s*$", re.DOTALL)
 
 
@@ -80,7 +81,7 @@ def repr_text(text: str) -> str:
     if len(text) > 10000 or not _PYTHON_LITERAL.match(text) or '"' in text and "'" not in text:
         return text
     try:
-        value = ast.literal_eval(_NUMPY_CALL.sub(r"\1", text.strip()))
+        value = ast.literal_eval(regex(_NUMPY_CALL).sub(r"\1", text.strip()))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
     return human(value, digits=12) if isinstance(value, (list, tuple, set, frozenset, dict)) else text

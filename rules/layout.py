@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from nnunet_doctor.engine.patterns import regex
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -67,10 +69,10 @@ ARTIFACTS: tuple[Artifact, ...] = (
 )
 _COMPILED = tuple((artifact, re.compile(artifact.pattern)) for artifact in ARTIFACTS)
 #: a relative prefix (./nnUNet_raw, ../data) that appears twice in one path: a relative variable joined to itself
-_JOINED_TWICE = re.compile(r"(?:^|/)(?P<part>\.{1,2}/[^/]+)/(?:.*/)?(?P=part)(?:/|$)")
-_ROOT_TWICE = re.compile(r"(?P<part>nnUNet_(?:raw|preprocessed|results)|nnUNet_raw_data_base|RESULTS_FOLDER)/(?:.*/)?(?P=part)(?:/|$)")
-_FOLDER_TWICE = re.compile(r"/(?P<part>Dataset\d+_[^/]+|Task\d+_[^/]+|\w+__\w+__\w+)/(?P=part)(?:/|$)")
-_FOLD = re.compile(r"/(fold_\w+)/")
+_JOINED_TWICE = r"(?:^|/)(?P<part>\.{1,2}/[^/]+)/(?:.*/)?(?P=part)(?:/|$)"
+_ROOT_TWICE = r"(?P<part>nnUNet_(?:raw|preprocessed|results)|nnUNet_raw_data_base|RESULTS_FOLDER)/(?:.*/)?(?P=part)(?:/|$)"
+_FOLDER_TWICE = r"/(?P<part>Dataset\d+_[^/]+|Task\d+_[^/]+|\w+__\w+__\w+)/(?P=part)(?:/|$)"
+_FOLD = r"/(fold_\w+)/"
 
 
 def match_path(path: str) -> Artifact | None:
@@ -84,7 +86,7 @@ def path_problem(path: str) -> tuple[str, str] | None:
     clean = path.replace("\\", "/")
     for problem, pattern in (("joined_twice", _JOINED_TWICE), ("joined_twice", _ROOT_TWICE),
                              ("wrong_level", _FOLDER_TWICE)):
-        found = pattern.search(clean)
+        found = regex(pattern).search(clean)
         if found:
             return problem, found.group("part")
     if re.match(r"^\.{1,2}/", clean) and re.search(r"nnUNet_(?:raw|preprocessed|results)", clean):
@@ -93,5 +95,5 @@ def path_problem(path: str) -> tuple[str, str] | None:
 
 
 def fold_of(path: str) -> str:
-    found = _FOLD.search(path.replace("\\", "/") + "/")
+    found = regex(_FOLD).search(path.replace("\\", "/") + "/")
     return found.group(1) if found else ""

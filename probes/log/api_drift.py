@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
@@ -31,28 +32,28 @@ from .scanner import Line
 MAX_ERRORS = 20
 _TEXT = 2000
 _PATTERNS = {
-    "import_name": re.compile(r"cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'"),
-    "module": re.compile(r"No module named '(?P<module>[\w.]+)'"),
-    "module_attribute": re.compile(r"module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'"),
-    "object_attribute": re.compile(r"'(?P<owner>\w+)' object has no attribute '(?P<name>\w+)'"),
-    "keyword": re.compile(r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'"),
-    "positional": re.compile(r"(?P<function>[\w.]+)\(\) takes (?:from (?P<low>\d+) to )?(?P<high>\d+) positional "
-                             r"arguments? but (?P<given>\d+) (?:was|were) given"),
-    "missing_argument": re.compile(r"(?P<function>[\w.]+)\(\) missing \d+ required (?:positional|keyword-only) "
-                                   r"arguments?: (?P<name>.*)"),
-    "plans_key": re.compile(r"KeyError: '(?P<name>\w+)'"),
+    "import_name": r"cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'",
+    "module": r"No module named '(?P<module>[\w.]+)'",
+    "module_attribute": r"module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'",
+    "object_attribute": r"'(?P<owner>\w+)' object has no attribute '(?P<name>\w+)'",
+    "keyword": r"(?P<function>[\w.]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'",
+    "positional": r"(?P<function>[\w.]+)\(\) takes (?:from (?P<low>\d+) to )?(?P<high>\d+) positional "
+                  r"arguments? but (?P<given>\d+) (?:was|were) given",
+    "missing_argument": r"(?P<function>[\w.]+)\(\) missing \d+ required (?:positional|keyword-only) "
+                        r"arguments?: (?P<name>.*)",
+    "plans_key": r"KeyError: '(?P<name>\w+)'",
 }
 _ANCHORS = ("cannot import name", "No module named", "has no attribute", "unexpected keyword argument",
             "positional argument", "required keyword-only argument", "KeyError: '", "import ", "raise AttributeError(")
-_QUOTED_IMPORT = re.compile(r"^\s+from (?P<module>[\w.]+) import \(?(?P<names>[\w, ]+)")
-_FRAME_LINE = re.compile(r'File "[^"]+", line \d+|\.py", line \d+')
-_PLANS_CONTEXT = re.compile(r"plans_handl|plans_manager|configuration_manager|ConfigurationManager|PlansManager")
+_QUOTED_IMPORT = r"^\s+from (?P<module>[\w.]+) import \(?(?P<names>[\w, ]+)"
+_FRAME_LINE = r'File "[^"]+", line \d+|\.py", line \d+'
+_PLANS_CONTEXT = r"plans_handl|plans_manager|configuration_manager|ConfigurationManager|PlansManager"
 #: a traceback frame in a package's module-level ``__getattr__`` (numpy's, torch's: they raise for a missing name)
-_MODULE_GETATTR_FRAME = re.compile(r'[/\\](?P<top>[A-Za-z_]\w*)[/\\]__init__\.py", line \d+, in __getattr__')
-_ATTRIBUTE_ACCESS = re.compile(r"\b(?P<alias>[A-Za-z_]\w*)\.(?P<name>[A-Za-z_]\w*)\b")
+_MODULE_GETATTR_FRAME = r'[/\\](?P<top>[A-Za-z_]\w*)[/\\]__init__\.py", line \d+, in __getattr__'
+_ATTRIBUTE_ACCESS = r"\b(?P<alias>[A-Za-z_]\w*)\.(?P<name>[A-Za-z_]\w*)\b"
 #: the names code commonly gives a module it accesses attributes of
 _MODULE_ALIASES = {"np": "numpy", "numpy": "numpy", "torch": "torch", "sitk": "SimpleITK", "SimpleITK": "SimpleITK"}
-_SITE = re.compile(r"[/\\](?:site|dist)-packages[/\\](?:[^/\\]+\.egg[/\\])?(?P<top>[A-Za-z_]\w*)")
+_SITE = r"[/\\](?:site|dist)-packages[/\\](?:[^/\\]+\.egg[/\\])?(?P<top>[A-Za-z_]\w*)"
 
 
 @dataclass
@@ -82,22 +83,22 @@ class ApiErrorReader:
     def on_line(self, line: Line) -> None:
         text = line.text
         if "import " in line.hits:
-            quoted = _QUOTED_IMPORT.match(text)
-            if quoted and _FRAME_LINE.search(line.previous()):
+            quoted = regex(_QUOTED_IMPORT).match(text)
+            if quoted and regex(_FRAME_LINE).search(line.previous()):
                 names = [n.strip() for n in quoted.group("names").split(",") if n.strip()]
                 self.quoted_imports[(line.file, line.number)] = (quoted.group("module"), names)
         if "raise AttributeError(" in line.hits and text[:1].isspace():
             accessed = _module_attribute_accessed(line)
             if accessed is not None:
                 self.quoted_attributes[(line.file, line.number)] = accessed
-        if len(self.errors) >= MAX_ERRORS or text[:1].isspace() and _FRAME_LINE.search(line.previous()):
+        if len(self.errors) >= MAX_ERRORS or text[:1].isspace() and regex(_FRAME_LINE).search(line.previous()):
             return
-        for kind, pattern in _PATTERNS.items():
-            match = pattern.search(text)
+        for kind, source in _PATTERNS.items():
+            match = regex(source).search(text)
             if match is None:
                 continue
             context = text[:match.start()] + "\n" + line.previous()
-            framed = kind != "plans_key" or bool(_PLANS_CONTEXT.search(context + "\n" + "\n".join(_before(line, 3))))
+            framed = kind != "plans_key" or bool(regex(_PLANS_CONTEXT).search(context + "\n" + "\n".join(_before(line, 3))))
             if not framed and not (_compound(match.group("name")) and not text[:match.start()].strip()):
                 continue
             self.errors.append(_Error(kind, {k: v for k, v in match.groupdict().items() if v is not None},
@@ -179,16 +180,16 @@ def _module_attribute_accessed(line: Line) -> tuple[str, str] | None:
     its exception line), the package and the attribute the frame before accessed (``np.isdtype``):
     the code line quoted under that frame, past Python 3.11's ``^^^^`` markers."""
     before = _before(line, 5)
-    frame = _MODULE_GETATTR_FRAME.search(before[0]) if before else None
+    frame = regex(_MODULE_GETATTR_FRAME).search(before[0]) if before else None
     if frame is None:
         return None
     top = frame.group("top")
     for text in before[1:]:
-        if _FRAME_LINE.search(text):
+        if regex(_FRAME_LINE).search(text):
             return None
         if not text.strip() or set(text.strip()) <= {"^", "~"}:
             continue
-        for access in _ATTRIBUTE_ACCESS.finditer(text):
+        for access in regex(_ATTRIBUTE_ACCESS).finditer(text):
             if _MODULE_ALIASES.get(access.group("alias")) == top:
                 return top, access.group("name")
         return None
@@ -350,7 +351,7 @@ def _owner(path: str | None, known_modules: dict[str, set[str]]) -> str | None:
     """Who wrote the code in a traceback frame: an indexed or other package, or the user (``"user"``)."""
     if not path:
         return None
-    site = _SITE.search(path)
+    site = regex(_SITE).search(path)
     top = site.group("top") if site else None
     if top is None:
         top = next((t for t in known_modules if re.search(rf"[/\\]{t}[/\\]", path)), None)

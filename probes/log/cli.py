@@ -29,6 +29,7 @@ import re
 import shlex
 from typing import Any, Iterable
 
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.rules.cli_index import CliIndex, package_of, version_key
 
 from .scanner import Line
@@ -39,21 +40,21 @@ USAGE_LINES = 24
 MAX_ERRORS = 50
 #: commands named for an option given to the wrong one
 MAX_OTHER_COMMANDS = 4
-_ERROR = re.compile(r"^(?:.*?[\s/\\])?(?P<prog>[^\s/\\]+?)(?:\.exe|-script\.py)?: error: (?P<message>.+?)\s*$")
-_USAGE = re.compile(r"^\s*usage: (?:.*?[/\\])?(?P<prog>[\w.+-]+?)(?:\.exe|-script\.py)? (?P<rest>.*)$")
+_ERROR = r"^(?:.*?[\s/\\])?(?P<prog>[^\s/\\]+?)(?:\.exe|-script\.py)?: error: (?P<message>.+?)\s*$"
+_USAGE = r"^\s*usage: (?:.*?[/\\])?(?P<prog>[\w.+-]+?)(?:\.exe|-script\.py)? (?P<rest>.*)$"
 _KINDS = (
-    ("unrecognized", re.compile(r"^unrecognized arguments: (?P<tokens>.+)$")),
-    ("invalid_type", re.compile(r"^argument (?P<option>\S+): invalid (?P<type>\w+) value: '(?P<value>.*)'$")),
-    ("required", re.compile(r"^the following arguments are required: (?P<names>.+)$")),
-    ("invalid_choice", re.compile(r"^argument (?P<option>\S+): invalid choice: '(?P<value>.*?)'(?: \(choose from (?P<choices>.*)\))?$")),
-    ("expected_argument", re.compile(r"^argument (?P<option>\S+): expected (?P<count>.+?) arguments?$")),
-    ("ambiguous", re.compile(r"^ambiguous option: (?P<option>\S+?)(?:=\S*)? could match (?P<choices>.+)$")),
-    ("one_required", re.compile(r"^one of the arguments (?P<names>.+) is required$")),
-    ("not_allowed", re.compile(r"^argument (?P<option>\S+): not allowed with argument (?P<value>\S+)$")),
+    ("unrecognized", r"^unrecognized arguments: (?P<tokens>.+)$"),
+    ("invalid_type", r"^argument (?P<option>\S+): invalid (?P<type>\w+) value: '(?P<value>.*)'$"),
+    ("required", r"^the following arguments are required: (?P<names>.+)$"),
+    ("invalid_choice", r"^argument (?P<option>\S+): invalid choice: '(?P<value>.*?)'(?: \(choose from (?P<choices>.*)\))?$"),
+    ("expected_argument", r"^argument (?P<option>\S+): expected (?P<count>.+?) arguments?$"),
+    ("ambiguous", r"^ambiguous option: (?P<option>\S+?)(?:=\S*)? could match (?P<choices>.+)$"),
+    ("one_required", r"^one of the arguments (?P<names>.+) is required$"),
+    ("not_allowed", r"^argument (?P<option>\S+): not allowed with argument (?P<value>\S+)$"),
 )
-_DATASET_NAME = re.compile(r"^(?P<kind>Dataset|Task)0*(?P<number>\d+)(?:_\w*)?$")
+_DATASET_NAME = r"^(?P<kind>Dataset|Task)0*(?P<number>\d+)(?:_\w*)?$"
 _CONFIGURATIONS = ("2d", "3d_fullres", "3d_lowres", "3d_cascade_fullres")
-_V1_WORDS = re.compile(r"^(?:Task\d+_\w+|nnUNetTrainerV2\w*|nnUNetPlansv2\.1)$")
+_V1_WORDS = r"^(?:Task\d+_\w+|nnUNetTrainerV2\w*|nnUNetPlansv2\.1)$"
 
 
 def _program(prog: str) -> str:
@@ -86,7 +87,7 @@ class CliReader:
         return [(": error: ", False), ("usage: ", False)]
 
     def on_line(self, line: Line) -> None:
-        usage = _USAGE.match(line.text)
+        usage = regex(_USAGE).match(line.text)
         if usage:
             block = [usage.group("rest")]
             for following in line.following(USAGE_LINES):
@@ -96,8 +97,8 @@ class CliReader:
             flags = re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", " ".join(block))
             self._usage[_program(usage.group("prog"))] = [f for f in flags if f not in ("-h", "--help")]
             return
-        found = _ERROR.match(line.text)
-        if found and len(self._errors) < MAX_ERRORS and any(p.match(found.group("message")) for _, p in _KINDS):
+        found = regex(_ERROR).match(line.text)
+        if found and len(self._errors) < MAX_ERRORS and any(regex(p).match(found.group("message")) for _, p in _KINDS):
             program = _program(found.group("prog"))
             self._errors.append((program, found.group("message"), line, self._usage.get(program)))
 
@@ -134,7 +135,7 @@ class CliReader:
     def explain(self, program: str, message: str, usage: list[str] | None = None, printed: str | None = None,
                 commands: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The fields of one ``cli.errors`` record."""
-        kind, parts = next(((k, p.match(message)) for k, p in _KINDS if p.match(message)))
+        kind, parts = next(((k, regex(p).match(message)) for k, p in _KINDS if regex(p).match(message)))
         assert parts is not None
         groups = {k: v for k, v in parts.groupdict().items() if v is not None}
         package = package_of(program)
@@ -161,7 +162,7 @@ class CliReader:
             self._unrecognized(program, groups["tokens"], candidates, releases, user, fields, commands or [])
         elif kind == "invalid_type":
             fields["value"] = groups["value"][:200]
-            named = _DATASET_NAME.match(groups["value"])
+            named = regex(_DATASET_NAME).match(groups["value"])
             if groups["type"] == "int" and named:
                 fields.update(explanation="expects_id", dataset_number=int(named.group("number")),
                               dataset_kind=named.group("kind"))
@@ -243,7 +244,7 @@ class CliReader:
             return "other_form"  # v2's DATASET CONFIGURATION FOLD given to v1's CONFIGURATION TRAINER TASK FOLD
         if program == "nnUNetv2_train" and positionals and positionals[0] in _CONFIGURATIONS:
             return "other_form"  # v1's CONFIGURATION TRAINER TASK FOLD given to v2's DATASET CONFIGURATION FOLD
-        if package_of(program) == "nnunetv2" and any(_V1_WORDS.match(w) for w in given):
+        if package_of(program) == "nnunetv2" and any(regex(_V1_WORDS).match(w) for w in given):
             return "other_form"
         if counterpart and any(_is_option(w) and self.index.counterpart_option(program, w) and
                                not self.index.option_releases(program, w) for w in given):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
@@ -46,42 +47,40 @@ _OOM_FIELDS = (
     ("reserved_mib", rf"{_SIZE} reserved in total by PyTorch|{_SIZE} is reserved by PyTorch but unallocated"),
     ("process_mib", rf"this process has {_SIZE} memory in use"),
 )
-_OOM_PATTERNS = [(name, re.compile(pattern)) for name, pattern in _OOM_FIELDS]
-_OTHER_PROCESS = re.compile(rf"Process (\d+) has {_SIZE} memory in use")
-_GPU_INDEX = re.compile(r"\(GPU (\d+);|GPU (\d+) has a total capacity")
+_OTHER_PROCESS = rf"Process (\d+) has {_SIZE} memory in use"
+_GPU_INDEX = r"\(GPU (\d+);|GPU (\d+) has a total capacity"
 
 #: paths start after a delimiter (the leftmost match would anyway): linear time on a long line without one
-_PACKAGE = re.compile(r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?[/\\](?:site|dist)-packages)[/\\]"
+_PACKAGE = (r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?[/\\](?:site|dist)-packages)[/\\]"
                       r"(?P<entry>[A-Za-z_][\w.+-]*)")
-_EGG = re.compile(r"^(?P<name>[A-Za-z_]\w*)-(?P<version>\d+(?:\.\d+)+\w*)(?:-py\d\.\d+)?(?:\.egg|\.dist-info)?$")
-_SOURCE = re.compile(r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?)[/\\](?P<package>nnunetv2|nnunet)[/\\]"
+_EGG = r"^(?P<name>[A-Za-z_]\w*)-(?P<version>\d+(?:\.\d+)+\w*)(?:-py\d\.\d+)?(?:\.egg|\.dist-info)?$"
+_SOURCE = (r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?)[/\\](?P<package>nnunetv2|nnunet)[/\\]"
                      r"(?:training|inference|preprocessing|experiment_planning|network_architecture|run|utilities"
                      r"|dataset_conversion|evaluation|postprocessing|imageio|ensembling|model_sharing|paths\.py)\b")
-_PYTHON_IN_PATH = re.compile(r"[/\\][Ll]ib[/\\]python(\d\.\d+)[/\\]|[/\\]Python(\d)(\d+)[/\\]")
-_PYTHON_PRINTED = re.compile(r"\bPython(?: version:)? (\d\.\d+(?:\.\d+)?)\b")
-_VERSIONS = re.compile(
-    r"\b(?P<name>nnunetv2|nnunet|torch|PyTorch)(?:==|-|\s+\(|\s+|\s+version:\s+)(?P<version>\d+\.\d+(?:\.\d+)?(?:[.+]\w+)*)")
+_PYTHON_IN_PATH = r"[/\\][Ll]ib[/\\]python(\d\.\d+)[/\\]|[/\\]Python(\d)(\d+)[/\\]"
+_PYTHON_PRINTED = r"\bPython(?: version:)? (\d\.\d+(?:\.\d+)?)\b"
+_VERSIONS = r"\b(?P<name>nnunetv2|nnunet|torch|PyTorch)(?:==|-|\s+\(|\s+|\s+version:\s+)(?P<version>\d+\.\d+(?:\.\d+)?(?:[.+]\w+)*)"
 #: ``pip show nnunetv2`` prints the name and, on the next line, the version
-_PIP_SHOW = re.compile(r"^Name: (?P<name>nnunetv2|nnunet|torch)\s*$")
-_PIP_SHOW_VERSION = re.compile(r"^Version: (?P<version>\d+(?:\.\d+)+\S*)")
+_PIP_SHOW = r"^Name: (?P<name>nnunetv2|nnunet|torch)\s*$"
+_PIP_SHOW_VERSION = r"^Version: (?P<version>\d+(?:\.\d+)+\S*)"
 _SCHEDULERS = (("slurmstepd", "slurm"), ("srun:", "slurm"), ("SLURM_", "slurm"), ("sbatch", "slurm"),
                ("TERM_MEMLIMIT", "lsf"), ("LSF", "lsf"), ("bsub", "lsf"), ("=>> PBS", "pbs"), ("PBS:", "pbs"),
                ("qsub", "pbs"))
 _CONTAINERS = (("docker", "docker"), ("Docker", "docker"), ("--ipc=host", "docker"), ("--shm-size", "docker"),
                ("singularity", "singularity"), ("Singularity", "singularity"), ("apptainer", "apptainer"),
                ("Apptainer", "apptainer"), ("kubectl", "kubernetes"))
-_WINDOWS = re.compile(r"(?:^|[\s\"'(=])[A-Za-z]:\\|\[WinError \d+\]|\\Scripts\\|\\AppData\\")
-_MACOS = re.compile(r"/Users/[^/\s]+/|/opt/homebrew/|\bdarwin\b|/Library/Frameworks/Python")
-_LINUX = re.compile(r"(?:^|[\s\"'(])/(?:home|usr|opt|root|mnt|data|scratch|lustre|gpfs|work|media)/")
+_WINDOWS = r"(?:^|[\s\"'(=])[A-Za-z]:\\|\[WinError \d+\]|\\Scripts\\|\\AppData\\"
+_MACOS = r"/Users/[^/\s]+/|/opt/homebrew/|\bdarwin\b|/Library/Frameworks/Python"
+_LINUX = r"(?:^|[\s\"'(])/(?:home|usr|opt|root|mnt|data|scratch|lustre|gpfs|work|media)/"
 #: bounded repetitions: a line of nothing but "NVIDIA NVIDIA ..." stays linear (real names are far shorter)
-_GPU_NAME = re.compile(r"\b(?P<name>(?:NVIDIA|Tesla|Quadro|GeForce|TITAN)\b[\w -]{0,60}?[\w-]{1,30}?)"
+_GPU_NAME = (r"\b(?P<name>(?:NVIDIA|Tesla|Quadro|GeForce|TITAN)\b[\w -]{0,60}?[\w-]{1,30}?)"
                        r"(?=\s{2,}|\s+(?:with|which|is|has|On|Off|GPU)\b|[,.(|:)]|$)")
-_CAPABILITY = re.compile(r"(?:CUDA|cuda|compute) capability (?:sm_(\d+)(\d)\b|(\d+\.\d+))")
+_CAPABILITY = r"(?:CUDA|cuda|compute) capability (?:sm_(\d+)(\d)\b|(\d+\.\d+))"
 #: the anchors without one of which a line holds no version (``_VERSIONS``), no GPU name and no capability
 _VERSION_WORDS = frozenset({"nnunet", "torch", "PyTorch"})
 _GPU_WORDS = frozenset({"NVIDIA", "Tesla", "Quadro", "GeForce", "TITAN", "capability"})
-_USER_SITE = re.compile(r"[/\\]\.local[/\\]lib[/\\]python|[/\\]AppData[/\\]Roaming[/\\]Python[/\\]")
-_ENVIRONMENT = re.compile(r"[/\\](?:envs[/\\][^/\\]+|anaconda\d?|miniconda\d?|miniforge\d?|mambaforge|\.?venv[^/\\]*"
+_USER_SITE = r"[/\\]\.local[/\\]lib[/\\]python|[/\\]AppData[/\\]Roaming[/\\]Python[/\\]"
+_ENVIRONMENT = (r"[/\\](?:envs[/\\][^/\\]+|anaconda\d?|miniconda\d?|miniforge\d?|mambaforge|\.?venv[^/\\]*"
                           r"|\.?virtualenvs[/\\][^/\\]+|conda)[/\\]")
 
 
@@ -92,19 +91,19 @@ def parse_size_mib(number: str, unit: str) -> float:
 def parse_cuda_oom(text: str) -> dict[str, Any]:
     """The figures of PyTorch's CUDA out-of-memory message, in MiB (absent figures are left out)."""
     fields: dict[str, Any] = {}
-    for name, pattern in _OOM_PATTERNS:
-        match = pattern.search(text)
+    for name, pattern in _OOM_FIELDS:
+        match = regex(pattern).search(text)
         if match:
             number, unit = [g for g in match.groups() if g is not None][:2]
             fields[name] = parse_size_mib(number, unit)
-    others = [(int(pid), parse_size_mib(number, unit)) for pid, number, unit in _OTHER_PROCESS.findall(text)]
+    others = [(int(pid), parse_size_mib(number, unit)) for pid, number, unit in regex(_OTHER_PROCESS).findall(text)]
     if others:
         this = fields.get("process_mib")
         total = sum(size for _, size in others)
         if this is not None:  # nvml lists this process too
             total -= min((size for _, size in others if abs(size - this) < 1), default=0.0)
         fields["other_processes_mib"] = round(total, 2)
-    gpu = _GPU_INDEX.search(text)
+    gpu = regex(_GPU_INDEX).search(text)
     if gpu:
         fields["gpu"] = int(next(g for g in gpu.groups() if g is not None))
     return fields
@@ -131,19 +130,19 @@ class MachineReader:
         text, hits = line.text, line.hits
         self._paths(line)
         if not hits.isdisjoint(_VERSION_WORDS):  # each pattern below needs one of its anchors in the line
-            for match in _VERSIONS.finditer(text):
+            for match in regex(_VERSIONS).finditer(text):
                 name = "torch" if match.group("name") == "PyTorch" else match.group("name").lower()
                 self.versions.setdefault(name, Sighting(match.group("version"), line.number, line.file))
-        shown = _PIP_SHOW.match(text) if "Name: " in hits else None
+        shown = regex(_PIP_SHOW).match(text) if "Name: " in hits else None
         if shown:
-            version = next((_PIP_SHOW_VERSION.match(following) for following in line.following(1)), None)
+            version = next((regex(_PIP_SHOW_VERSION).match(following) for following in line.following(1)), None)
             if version:
                 self.versions.setdefault(shown.group("name"), Sighting(version.group("version"), line.number + 1, line.file))
-        printed = _PYTHON_PRINTED.search(text) if "Python" in hits else None
+        printed = regex(_PYTHON_PRINTED).search(text) if "Python" in hits else None
         if printed:
             self.pythons.setdefault(printed.group(1), Sighting(printed.group(1), line.number, line.file))
         for pattern, system in ((_WINDOWS, "windows"), (_MACOS, "macos"), (_LINUX, "linux")):
-            if system not in self.systems and pattern.search(text):
+            if system not in self.systems and regex(pattern).search(text):
                 self.systems[system] = Sighting(system, line.number, line.file)
         for table, found in ((_SCHEDULERS, self.schedulers), (_CONTAINERS, self.containers)):
             for marker, name in table:
@@ -165,9 +164,9 @@ class MachineReader:
 
     def _paths(self, line: Line) -> None:
         text = line.text
-        for match in _PACKAGE.finditer(text):
+        for match in regex(_PACKAGE).finditer(text):
             root, entry = match.group("root"), match.group("entry")
-            egg = _EGG.match(entry)
+            egg = regex(_EGG).match(entry)
             if egg:
                 inner = re.search(re.escape(entry) + r"[/\\](\w+)[/\\]", text)
                 name, version = (inner.group(1) if inner else egg.group("name")), egg.group("version")
@@ -175,9 +174,9 @@ class MachineReader:
                 name, version = entry.split(".")[0], None
             self._package(name, root, _kind(root), version, line)
         if "site-packages" not in text and "dist-packages" not in text:
-            for match in _SOURCE.finditer(text):
+            for match in regex(_SOURCE).finditer(text):
                 self._package(match.group("package"), match.group("root"), "source", None, line)
-        python = _PYTHON_IN_PATH.search(text)
+        python = regex(_PYTHON_IN_PATH).search(text)
         if python:
             version = python.group(1) or f"{python.group(2)}.{python.group(3)}"
             self.pythons.setdefault(version, Sighting(version, line.number, line.file))
@@ -186,7 +185,7 @@ class MachineReader:
         key = (name, root)
         if key in self.packages or len(self.packages) >= MAX_RECORDS:
             return
-        python = _PYTHON_IN_PATH.search(root + "/")
+        python = regex(_PYTHON_IN_PATH).search(root + "/")
         fields = {"name": name, "root": root, "kind": kind, "version": version,
                   "python": (python.group(1) or f"{python.group(2)}.{python.group(3)}") if python else None,
                   "line": line.number, "file": line.file}
@@ -195,8 +194,8 @@ class MachineReader:
             self.versions.setdefault(name, Sighting(version, line.number, line.file))
 
     def _gpus(self, line: Line) -> None:
-        names = [m.group("name").strip() for m in _GPU_NAME.finditer(line.text)]
-        capability = _CAPABILITY.search(line.text)
+        names = [m.group("name").strip() for m in regex(_GPU_NAME).finditer(line.text)]
+        capability = regex(_CAPABILITY).search(line.text)
         value = None
         if capability:
             value = f"{capability.group(1)}.{capability.group(2)}" if capability.group(1) else capability.group(3)
@@ -255,8 +254,8 @@ class MachineReader:
 
 
 def _kind(root: str) -> str:
-    if _USER_SITE.search(root):
+    if regex(_USER_SITE).search(root):
         return "user"
-    if _ENVIRONMENT.search(root):
+    if regex(_ENVIRONMENT).search(root):
         return "environment"
     return "system"

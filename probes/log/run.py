@@ -17,6 +17,7 @@ import re
 import shlex
 from typing import Any, Iterable
 
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.facts import Provenance, Record
 from nnunet_doctor.engine.sources import LOG
 
@@ -37,7 +38,7 @@ V1_PROGRAMS = (
     "nnUNet_convert_decathlon_task", "nnUNet_download_pretrained_model", "nnUNet_print_available_pretrained_models",
     "nnUNet_export_model_to_zip", "nnUNet_install_pretrained_model_from_zip", "nnUNet_change_trainer_class",
     "nnUNet_evaluate_folder", "nnUNet_print_pretrained_model_info")
-_PROGRAM = re.compile(r"(?:^|[\s$#>/\\])(?P<program>%s)(?:\.exe)?(?=\s|$|\"|\')" % "|".join(
+_PROGRAM = (r"(?:^|[\s$#>/\\])(?P<program>%s)(?:\.exe)?(?=\s|$|\"|\')" % "|".join(
     sorted(V2_PROGRAMS + V1_PROGRAMS, key=len, reverse=True)))
 #: positional arguments of the commands whose values rules use
 _POSITIONAL = {
@@ -52,7 +53,7 @@ _OPTIONS = {"-d": "dataset", "-t": "dataset", "-c": "configuration", "-m": "conf
             "-chk": "checkpoint"}
 #: distinct command lines kept; bounds memory on endless logs
 MAX_COMMANDS = 200
-_DATASET_NAME = re.compile(r"\bDataset(\d{3})_[\w.-]+")
+_DATASET_NAME = r"\bDataset(\d{3})_[\w.-]+"
 _STAGES = (
     ("Fingerprint extraction...", "fingerprint"), ("verify_dataset_integrity Done", "verification"),
     ("Experiment planning...", "planning"), ("Preprocessing dataset", "preprocessing"),
@@ -65,7 +66,7 @@ _STAGES = (
 
 def parse_command(text: str) -> dict[str, Any] | None:
     """The nnU-Net command in one line (after a shell prompt, or a console script path), as fields."""
-    match = _PROGRAM.search(text)
+    match = regex(_PROGRAM).search(text)
     if match is None:
         return None
     program = match.group("program")
@@ -108,7 +109,7 @@ class RunReader:
         if "nnUNet" in line.hits:
             self._command(line)
         if "Dataset" in line.hits and self.dataset_name is None:
-            found = _DATASET_NAME.search(line.text)
+            found = regex(_DATASET_NAME).search(line.text)
             if found:
                 self.dataset_name = Sighting(found.group(0), line.number, line.file)
         for marker, stage in _STAGES:
@@ -149,7 +150,7 @@ class RunReader:
         """The dataset the run worked on: given on the command line, else the first DatasetXXX_Name printed."""
         for record in self.commands:
             given = str(record.fields.get("dataset") or "").split(" ")[0]
-            number = given if given.isdigit() and len(given) <= 9 else (given[7:10] if _DATASET_NAME.match(given) else "")
+            number = given if given.isdigit() and len(given) <= 9 else (given[7:10] if regex(_DATASET_NAME).match(given) else "")
             if number:
                 return Sighting(int(number), record.fields["line"], record.fields["file"])
         if self.dataset_name is not None:

@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.rules.cli_index import CliIndex, package_of
 
 from .scanner import Line
@@ -51,12 +52,7 @@ class _Message(NamedTuple):
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        return _regex(self.source)
-
-
-@lru_cache(maxsize=None)
-def _regex(source: str) -> re.Pattern[str]:
-    return re.compile(source)
+        return regex(self.source)
 
 
 def _translate(template: str) -> tuple[str, str]:

@@ -16,25 +16,26 @@ direct first:
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
+
+from nnunet_doctor.engine.patterns import regex
 
 #: module path (after nnunetv2/ or nnunet/) -> step; the first pattern that matches a frame wins
 _FRAME_STEPS = (
-    (re.compile(r"nnunet(?:v2)?/run/run_training"), "train"),
-    (re.compile(r"nnunet(?:v2)?/training/"), "train"),
-    (re.compile(r"nnunet(?:v2)?/inference/"), "predict"),
-    (re.compile(r"nnunet(?:v2)?/ensembling/|nnunet/inference/ensemble_predictions"), "ensemble"),
-    (re.compile(r"nnunet(?:v2)?/evaluation/(?:find_best_configuration|model_selection)"), "find_best"),
-    (re.compile(r"nnunet(?:v2)?/evaluation/"), "evaluate"),
-    (re.compile(r"nnunet(?:v2)?/postprocessing/"), "postprocess"),
-    (re.compile(r"nnunetv2/model_sharing/(?:model_export|entry_points)|collect_pretrained_models"), "export"),
-    (re.compile(r"nnunetv2/model_sharing/|nnunet/inference/pretrained_models/"), "install"),
-    (re.compile(r"nnunet(?:v2)?/dataset_conversion/"), "convert"),
-    (re.compile(r"nnunet(?:v2)?/preprocessing/|plan_and_preprocess_entrypoints.*preprocess"), "preprocess"),
-    (re.compile(r"nnunet(?:v2)?/experiment_planning/"), "plan"),
+    (r"nnunet(?:v2)?/run/run_training", "train"),
+    (r"nnunet(?:v2)?/training/", "train"),
+    (r"nnunet(?:v2)?/inference/", "predict"),
+    (r"nnunet(?:v2)?/ensembling/|nnunet/inference/ensemble_predictions", "ensemble"),
+    (r"nnunet(?:v2)?/evaluation/(?:find_best_configuration|model_selection)", "find_best"),
+    (r"nnunet(?:v2)?/evaluation/", "evaluate"),
+    (r"nnunet(?:v2)?/postprocessing/", "postprocess"),
+    (r"nnunetv2/model_sharing/(?:model_export|entry_points)|collect_pretrained_models", "export"),
+    (r"nnunetv2/model_sharing/|nnunet/inference/pretrained_models/", "install"),
+    (r"nnunet(?:v2)?/dataset_conversion/", "convert"),
+    (r"nnunet(?:v2)?/preprocessing/|plan_and_preprocess_entrypoints.*preprocess", "preprocess"),
+    (r"nnunet(?:v2)?/experiment_planning/", "plan"),
 )
-_VALIDATION = re.compile(r"perform_actual_validation|validate\b|run_validation")
+_VALIDATION = r"perform_actual_validation|validate\b|run_validation"
 #: console script (without nnUNetv2_/nnUNet_) -> step
 _PROGRAM_STEPS = {
     "plan_and_preprocess": "plan", "extract_fingerprint": "plan", "plan_experiment": "plan", "preprocess": "preprocess",
@@ -52,17 +53,17 @@ _STAGE_STEPS = {"fingerprint": "plan", "verification": "plan", "planning": "plan
                 "find_best_configuration": "find_best"}
 
 
-_CONSOLE_SCRIPT = re.compile(r"/(?:bin|Scripts)/nnUNet(?:v2)?_(\w+?)(?:\.exe|-script\.py)?$")
+_CONSOLE_SCRIPT = r"/(?:bin|Scripts)/nnUNet(?:v2)?_(\w+?)(?:\.exe|-script\.py)?$"
 
 
 def _frame_step(frames: Sequence[str]) -> tuple[str, str] | None:
     for path in frames:
         clean = path.replace("\\", "/")
-        script = _CONSOLE_SCRIPT.search(clean)
+        script = regex(_CONSOLE_SCRIPT).search(clean)
         if script and script.group(1) in _PROGRAM_STEPS:
             return _PROGRAM_STEPS[script.group(1)], clean.rsplit("/", 1)[-1]
         for pattern, step in _FRAME_STEPS:
-            found = pattern.search(clean)
+            found = regex(pattern).search(clean)
             if found:
                 module = clean[clean.find(found.group(0).split("/")[0]):]
                 return step, module
@@ -78,7 +79,7 @@ def step_of(exceptions: Sequence[dict[str, Any]], commands: Sequence[dict[str, A
         if found is None:
             continue
         step, module = found
-        if step == "train" and _VALIDATION.search(str(exception.get("last_frame_function") or "")):
+        if step == "train" and regex(_VALIDATION).search(str(exception.get("last_frame_function") or "")):
             step = "validate"
         return step, f"traceback frame {module}", exception.get("file", ""), int(exception.get("line", 0))
     for command in reversed(list(commands)):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.sources import LOG
 from nnunet_doctor.engine.values import parse_number, parse_number_list
 
@@ -86,29 +87,30 @@ class TrainingReader:
         self.settings: dict[str, Sighting] = {}
         self._done_line: int | None = None
         epoch = self._epoch_value
-        self._patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], Line], None]]] = [
-            ("Epoch ", re.compile(r"(?:^|: )Epoch (\d{1,9})$"), self._start_epoch),
-            ("epoch: ", re.compile(r"(?:^|: )epoch:\s+(\d{1,9})$"), self._start_epoch),
-            ("Current learning rate", re.compile(r"Current learning rate: (\S+)"), epoch("lr")),
-            ("train_loss", re.compile(r"(?:^|: )train_loss (\S+)$"), epoch("train_loss")),
-            ("val_loss", re.compile(r"(?:^|: )val_loss (\S+)$"), epoch("val_loss")),
-            ("Pseudo dice", re.compile(r"Pseudo dice \[(.*)\]"), self._dice),
-            ("Epoch time", re.compile(r"Epoch time: (\S+) s"), epoch("epoch_time")),
-            ("New best EMA pseudo Dice", re.compile(r"New best EMA pseudo Dice: (\S+)"), self._best),
-            ("train loss :", re.compile(r"train loss : (\S+)"), epoch("train_loss")),
-            ("validation loss", re.compile(r"validation loss: (\S+)"), epoch("val_loss")),
-            ("Average global foreground Dice", re.compile(r"Average global foreground Dice: \[(.*)\]"), self._dice),
-            ("lr: ", re.compile(r"(?:^|: )lr: (\S+)$"), epoch("lr")),
-            ("This epoch took", re.compile(r"This epoch took (\S+) s"), epoch("epoch_time")),
-            ("Configuration name:", re.compile(r"Configuration name: (\S+)"), self._configuration),
-            ("These are the global plan.json settings", re.compile(r"global plan\.json settings"), self._plans),
-            ("Desired fold for training", re.compile(r"Desired fold for training: (\S+)"), self._set("fold")),
-            ("split has", re.compile(r"split has (\d{1,12}) training and (\d{1,12}) validation cases"), self._split),
-            ("Using device:", re.compile(r"Using device: (\S+)"), self._set("device")),
-            ("Using torch.compile", re.compile(r"Using torch\.compile"), self._flag("compile")),
-            ("Training done.", re.compile(r"(?:^|: )Training done\.$"), self._done),
-            ("Mean Validation Dice", re.compile(r"Mean Validation Dice:\s+(\S+)"), self._validation),
-            ("unpacking dataset", re.compile(r"unpacking dataset"), self._flag("unpacks_dataset")),
+        # anchor, the pattern a line holding it is read with (compiled when first needed), what it says
+        self._patterns: list[tuple[str, str, Callable[[re.Match[str], Line], None]]] = [
+            ("Epoch ", r"(?:^|: )Epoch (\d{1,9})$", self._start_epoch),
+            ("epoch: ", r"(?:^|: )epoch:\s+(\d{1,9})$", self._start_epoch),
+            ("Current learning rate", r"Current learning rate: (\S+)", epoch("lr")),
+            ("train_loss", r"(?:^|: )train_loss (\S+)$", epoch("train_loss")),
+            ("val_loss", r"(?:^|: )val_loss (\S+)$", epoch("val_loss")),
+            ("Pseudo dice", r"Pseudo dice \[(.*)\]", self._dice),
+            ("Epoch time", r"Epoch time: (\S+) s", epoch("epoch_time")),
+            ("New best EMA pseudo Dice", r"New best EMA pseudo Dice: (\S+)", self._best),
+            ("train loss :", r"train loss : (\S+)", epoch("train_loss")),
+            ("validation loss", r"validation loss: (\S+)", epoch("val_loss")),
+            ("Average global foreground Dice", r"Average global foreground Dice: \[(.*)\]", self._dice),
+            ("lr: ", r"(?:^|: )lr: (\S+)$", epoch("lr")),
+            ("This epoch took", r"This epoch took (\S+) s", epoch("epoch_time")),
+            ("Configuration name:", r"Configuration name: (\S+)", self._configuration),
+            ("These are the global plan.json settings", r"global plan\.json settings", self._plans),
+            ("Desired fold for training", r"Desired fold for training: (\S+)", self._set("fold")),
+            ("split has", r"split has (\d{1,12}) training and (\d{1,12}) validation cases", self._split),
+            ("Using device:", r"Using device: (\S+)", self._set("device")),
+            ("Using torch.compile", r"Using torch\.compile", self._flag("compile")),
+            ("Training done.", r"(?:^|: )Training done\.$", self._done),
+            ("Mean Validation Dice", r"Mean Validation Dice:\s+(\S+)", self._validation),
+            ("unpacking dataset", r"unpacking dataset", self._flag("unpacks_dataset")),
         ]
         self._by_anchor = {anchor: (pattern, handle) for anchor, pattern, handle in self._patterns}
         self._lane: dict[str, Callable[[str, int, str], None]] = {
@@ -123,7 +125,7 @@ class TrainingReader:
     def on_line(self, line: Line) -> None:
         for anchor in line.hits:
             pattern, handle = self._by_anchor[anchor]
-            match = pattern.search(line.text)
+            match = regex(pattern).search(line.text)
             if match:
                 handle(match, line)
                 return
