@@ -127,8 +127,9 @@ def _mismatches(rule: Rule, test: RuleTest, diagnosis: Diagnosis) -> tuple[str, 
     fixes = "\n".join(firing.fix for firing in firings)
     out += [f"the fix does not contain {text!r}; it reads:\n{fixes}" for text in test.fix_contains if text not in fixes]
     if WITHHELD in fixes and not _SUBSTITUTION.search(test.log or ""):
-        out.append(f"the fix withholds a value although this test's log holds no command substitution: a value "
-                   f"shown in a command must be quoted for the user's shell (`{{{{ value | q }}}}`); it reads:\n{fixes}")
+        out.append("the fix withholds a value although this test's log holds no command substitution: a value "
+                   "shown in a command must be quoted for the user's shell (`{{ value | q }}`), one shown in a "
+                   f"sentence marked as prose (`{{{{ value | prose }}}}`); it reads:\n{fixes}")
     return tuple(out)
 
 

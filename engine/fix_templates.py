@@ -123,7 +123,8 @@ def _finalize(value: Any) -> Any:
     shell is withheld (a file named ``case$(touch x).nii.gz``); quote it with ``| q`` to show it safely."""
     if isinstance(value, Quoted) or not isinstance(value, str):
         return value
-    if isinstance(value, LogText):  # C/C++ and CUDA messages quote code in backticks: shown as ' (the evidence keeps them)
+    if isinstance(value, LogText):
+        # C/C++ and CUDA messages quote code in backticks: shown as ' here (the evidence keeps them as logged)
         value = value.replace("`", "'")
         return WITHHELD if _LOG_HAZARD.search(value) else value
     return WITHHELD if _PASTE_HAZARD.search(value) else value

@@ -6,9 +6,9 @@ A single pasted line is often all there is::
 
 The index (:mod:`nnunet_doctor.rules.api_index`) knows that ``batchgenerators.augmentations.utils.resize_segmentation``
 takes ``cval`` in batchgenerators 0.18.1-0.21 only, and that nnunet 1.0-1.6.6 pass it: two installed packages
-disagree (``install.dependency_mismatch``), and ``pip install 'batchgenerators>=0.18.1,<0.23'`` (or a newer nnunet)
-makes them agree (the fix quotes the requirement for the user's shell). When the traceback shows the failing call in the user's own file (a custom trainer), the
-verdict is ``custom_code`` instead. numpy, torch and SimpleITK names come from a table written from their release
+disagree (``install.dependency_mismatch``), and ``pip install "batchgenerators>=0.18.1,<0.23"`` (or a newer nnunet)
+makes them agree (the record holds the requirement; the fix quotes it for the user's shell). When the traceback
+shows the failing call in the user's own file (a custom trainer), the verdict is ``custom_code`` instead. numpy, torch and SimpleITK names come from a table written from their release
 notes (``rules/knowledge/library_changes.yml``).
 
 The reader only collects candidate lines; the index is loaded (once) only when one of them is in the log, so a
@@ -98,7 +98,8 @@ class ApiErrorReader:
             if match is None:
                 continue
             context = text[:match.start()] + "\n" + line.previous()
-            framed = kind != "plans_key" or bool(regex(_PLANS_CONTEXT).search(context + "\n" + "\n".join(_before(line, 3))))
+            framed = kind != "plans_key" or bool(
+                regex(_PLANS_CONTEXT).search(context + "\n" + "\n".join(_before(line, 3))))
             if not framed and not (_compound(match.group("name")) and not text[:match.start()].strip()):
                 continue
             self.errors.append(_Error(kind, {k: v for k, v in match.groupdict().items() if v is not None},
