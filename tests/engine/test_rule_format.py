@@ -191,3 +191,28 @@ def test_the_json_schema_knows_exactly_the_keys_the_loader_reads() -> None:
     assert set(rule) == loader._RULE_KEYS
     assert set(rule["tests"]["items"]["properties"]) == loader._TEST_KEYS
     assert set(schema["$defs"]["signature"]["properties"]) == loader._SIGNATURE_KEYS
+
+
+WITHHOLDING = """\
+signatures:
+  oom: {anchors: ["out of memory"], regex: 'out of memory in (?P<where>.+)'}
+defaults: {severity: error}
+rules:
+  - id: train.gpu_oom.site_withholding
+    title: A fix that shows a captured value
+    certainty: 0.5
+    when: match.oom
+    fix: "pip install {{ match.oom[0].where }}  /  pip install {{ match.oom[0].where | q }}"
+    tests:
+      - {name: quotes in a value, log: 'out of memory in x="2" y', expect: fire}
+      - {name: a payload, log: 'out of memory in $(touch PWNED)', expect: fire}
+"""
+
+
+def test_a_rule_test_fails_a_fix_that_withholds_a_value_its_log_gave_no_reason_to(tmp_path: Path) -> None:
+    from nnunet_doctor.testing import run_rule_tests
+
+    outcomes = {o.test.name: o for o in run_rule_tests(load(tmp_path, WITHHOLDING))}
+    assert not outcomes["quotes in a value"].passed
+    assert "the fix withholds a value" in outcomes["quotes in a value"].explain()[0]
+    assert outcomes["a payload"].passed  # a log holding command substitution is why values are withheld
