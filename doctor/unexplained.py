@@ -13,14 +13,13 @@ cause a rule concluded::
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.chaining import Firing
 from nnunet_doctor.engine.conditions import Condition, Literal
 from nnunet_doctor.engine.diagnosis import Diagnosis, RankedCause
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.evaluation import Evaluation
 from nnunet_doctor.engine.facts import Provenance, Record
 from nnunet_doctor.engine.sources import LOG
@@ -37,7 +36,7 @@ CALLED_SCORE, SAME_FUNCTION_SCORE, SAME_FILE_SCORE = 80.0, 70.0, 60.0
 _CALLED = r"([A-Za-z_]\w*)\s*(?:\(|$)"
 MAX_CANDIDATES = 3
 _PACKAGE_IN_PATH = (r"(?:^|[/\\])(nnunetv2|nnunet|batchgeneratorsv2|batchgenerators|acvl_utils"
-                              r"|dynamic_network_architectures|torch|numpy|SimpleITK|scipy|skimage|blosc2)[/\\]")
+                    r"|dynamic_network_architectures|torch|numpy|SimpleITK|scipy|skimage|blosc2)[/\\]")
 _RULE_ID = "catalog.nearest_message"
 _COMPANION_RULE_ID = "catalog.companion_library_error"
 #: the libraries nnU-Net is released with (versions made for each other): an error raised inside one of them, called
@@ -186,7 +185,8 @@ def find_unexplained(diagnosis: Diagnosis) -> UnexplainedError | None:
     catalog = MessageCatalog.load()
     binding = Binding(catalog, diagnosis.pack)
     package = releases = source = None
-    in_frames = {m.group(1) for path in error.get("frame_files") or [] for m in regex(_PACKAGE_IN_PATH).finditer(path)}
+    in_frames = {m.group(1) for path in error.get("frame_files") or []
+                 for m in regex(_PACKAGE_IN_PATH).finditer(path)}
     generations = _value(diagnosis, "log.generations") or []
     # the same message in several packages (v1 and v2 share many): the one the frames, else the log, point at
     at_line.sort(key=lambda r: (r.fields["package"] not in in_frames,

@@ -23,8 +23,8 @@ import math
 import re
 from typing import Any
 
-from nnunet_doctor.engine.patterns import regex
 from .facts import Record, Unknown
+from .patterns import regex
 
 #: significant digits of a float shown to a person
 DIGITS = 4

@@ -52,14 +52,15 @@ _GPU_INDEX = r"\(GPU (\d+);|GPU (\d+) has a total capacity"
 
 #: paths start after a delimiter (the leftmost match would anyway): linear time on a long line without one
 _PACKAGE = (r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?[/\\](?:site|dist)-packages)[/\\]"
-                      r"(?P<entry>[A-Za-z_][\w.+-]*)")
+            r"(?P<entry>[A-Za-z_][\w.+-]*)")
 _EGG = r"^(?P<name>[A-Za-z_]\w*)-(?P<version>\d+(?:\.\d+)+\w*)(?:-py\d\.\d+)?(?:\.egg|\.dist-info)?$"
 _SOURCE = (r"(?<![^\s\"'(<>])(?P<root>(?:[A-Za-z]:)?[^\s\"'(<>]*?)[/\\](?P<package>nnunetv2|nnunet)[/\\]"
-                     r"(?:training|inference|preprocessing|experiment_planning|network_architecture|run|utilities"
-                     r"|dataset_conversion|evaluation|postprocessing|imageio|ensembling|model_sharing|paths\.py)\b")
+           r"(?:training|inference|preprocessing|experiment_planning|network_architecture|run|utilities"
+           r"|dataset_conversion|evaluation|postprocessing|imageio|ensembling|model_sharing|paths\.py)\b")
 _PYTHON_IN_PATH = r"[/\\][Ll]ib[/\\]python(\d\.\d+)[/\\]|[/\\]Python(\d)(\d+)[/\\]"
 _PYTHON_PRINTED = r"\bPython(?: version:)? (\d\.\d+(?:\.\d+)?)\b"
-_VERSIONS = r"\b(?P<name>nnunetv2|nnunet|torch|PyTorch)(?:==|-|\s+\(|\s+|\s+version:\s+)(?P<version>\d+\.\d+(?:\.\d+)?(?:[.+]\w+)*)"
+_VERSIONS = (r"\b(?P<name>nnunetv2|nnunet|torch|PyTorch)(?:==|-|\s+\(|\s+|\s+version:\s+)"
+             r"(?P<version>\d+\.\d+(?:\.\d+)?(?:[.+]\w+)*)")
 #: ``pip show nnunetv2`` prints the name and, on the next line, the version
 _PIP_SHOW = r"^Name: (?P<name>nnunetv2|nnunet|torch)\s*$"
 _PIP_SHOW_VERSION = r"^Version: (?P<version>\d+(?:\.\d+)+\S*)"
@@ -74,14 +75,14 @@ _MACOS = r"/Users/[^/\s]+/|/opt/homebrew/|\bdarwin\b|/Library/Frameworks/Python"
 _LINUX = r"(?:^|[\s\"'(])/(?:home|usr|opt|root|mnt|data|scratch|lustre|gpfs|work|media)/"
 #: bounded repetitions: a line of nothing but "NVIDIA NVIDIA ..." stays linear (real names are far shorter)
 _GPU_NAME = (r"\b(?P<name>(?:NVIDIA|Tesla|Quadro|GeForce|TITAN)\b[\w -]{0,60}?[\w-]{1,30}?)"
-                       r"(?=\s{2,}|\s+(?:with|which|is|has|On|Off|GPU)\b|[,.(|:)]|$)")
+             r"(?=\s{2,}|\s+(?:with|which|is|has|On|Off|GPU)\b|[,.(|:)]|$)")
 _CAPABILITY = r"(?:CUDA|cuda|compute) capability (?:sm_(\d+)(\d)\b|(\d+\.\d+))"
 #: the anchors without one of which a line holds no version (``_VERSIONS``), no GPU name and no capability
 _VERSION_WORDS = frozenset({"nnunet", "torch", "PyTorch"})
 _GPU_WORDS = frozenset({"NVIDIA", "Tesla", "Quadro", "GeForce", "TITAN", "capability"})
 _USER_SITE = r"[/\\]\.local[/\\]lib[/\\]python|[/\\]AppData[/\\]Roaming[/\\]Python[/\\]"
 _ENVIRONMENT = (r"[/\\](?:envs[/\\][^/\\]+|anaconda\d?|miniconda\d?|miniforge\d?|mambaforge|\.?venv[^/\\]*"
-                          r"|\.?virtualenvs[/\\][^/\\]+|conda)[/\\]")
+                r"|\.?virtualenvs[/\\][^/\\]+|conda)[/\\]")
 
 
 def parse_size_mib(number: str, unit: str) -> float:

@@ -17,8 +17,8 @@ import re
 import shlex
 from typing import Any, Iterable
 
-from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.facts import Provenance, Record
+from nnunet_doctor.engine.patterns import regex
 from nnunet_doctor.engine.sources import LOG
 
 from ..base import FactSink
@@ -150,7 +150,8 @@ class RunReader:
         """The dataset the run worked on: given on the command line, else the first DatasetXXX_Name printed."""
         for record in self.commands:
             given = str(record.fields.get("dataset") or "").split(" ")[0]
-            number = given if given.isdigit() and len(given) <= 9 else (given[7:10] if regex(_DATASET_NAME).match(given) else "")
+            named = regex(_DATASET_NAME).match(given)
+            number = given if given.isdigit() and len(given) <= 9 else (given[7:10] if named else "")
             if number:
                 return Sighting(int(number), record.fields["line"], record.fields["file"])
         if self.dataset_name is not None:
