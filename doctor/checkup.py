@@ -15,8 +15,9 @@ and joins the report of every other format (``checklist``), a bundle replay incl
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
+
+from msgspec import Struct
 
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.certainty import certainty_band
@@ -28,8 +29,7 @@ from .pipeline import DiagnosisResult
 from .report import MARKS, STYLES
 
 
-@dataclass(frozen=True)
-class Area:
+class Area(Struct, frozen=True):
     key: str
     title: str
     probe: str

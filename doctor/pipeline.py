@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
+
+from msgspec import Struct, field
 
 from nnunet_doctor.engine.context import PasteContext
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding, diagnose
@@ -27,8 +28,7 @@ if TYPE_CHECKING:
     from .unexplained import UnexplainedError
 
 
-@dataclass
-class DiagnosisRequest:
+class DiagnosisRequest(Struct):
     logs: list[str] = field(default_factory=list)  # paths, or "-" for ``stdin``
     log_texts: dict[str, str] = field(default_factory=dict)  # name -> text (rule tests, callers with text in hand)
     stdin: BinaryIO | None = None  # what "-" reads, as a stream (never read whole)
@@ -43,8 +43,7 @@ class DiagnosisRequest:
     bundle: Path | None = None  # facts collected on the user's machine (diagnose collect); implies offline
 
 
-@dataclass
-class DiagnosisResult:
+class DiagnosisResult(Struct):
     diagnosis: Diagnosis
     probe_reports: list[ProbeReport]
     request: DiagnosisRequest
@@ -84,8 +83,7 @@ def log_sources(request: DiagnosisRequest) -> list[LogSource]:
     return sources
 
 
-@dataclass
-class Gathered:
+class Gathered(Struct):
     """Everything the engine will reason on, before any rule runs."""
 
     facts: FactBase

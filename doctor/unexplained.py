@@ -13,8 +13,9 @@ cause a rule concluded::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field, structs
 
 from nnunet_doctor.engine.chaining import Firing
 from nnunet_doctor.engine.conditions import Condition, Literal
@@ -46,8 +47,7 @@ COMPANIONS = ("batchgenerators", "batchgeneratorsv2", "acvl_utils", "dynamic_net
 COMPANION_CERTAINTY = 0.15
 
 
-@dataclass
-class NearMessage:
+class NearMessage(Struct):
     message: str
     package: str
     releases: str
@@ -56,8 +56,7 @@ class NearMessage:
     causes: list[str]
 
 
-@dataclass
-class UnexplainedError:
+class UnexplainedError(Struct):
     type: str
     message: str
     text: str
@@ -80,7 +79,7 @@ class UnexplainedError:
         return {"type": self.type, "message": self.message, "text": self.text, "file": self.file, "line": self.line,
                 "package": self.package, "releases": self.releases, "source": self.source,
                 "complete": self.complete, "frames": self.frames,
-                "nearest": [vars(near) for near in self.nearest], "send_next": list(self.send_next),
+                "nearest": [structs.asdict(near) for near in self.nearest], "send_next": list(self.send_next),
                 "hint": self.hint}
 
 

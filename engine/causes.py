@@ -5,23 +5,21 @@ its own ids under a top-level ``causes:`` key (``site.my_cause: "what it means"`
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from .errors import Location, RuleProblem
 from .rules import PHASES
 from .yaml_source import LocatedMap, SourceText
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(Struct, frozen=True):
     id: str
     phase: str
     description: str
     origin: str = "builtin"
 
 
-@dataclass
-class CauseCatalog:
+class CauseCatalog(Struct):
     causes: dict[str, Cause] = field(default_factory=dict)
 
     def __contains__(self, cause_id: object) -> bool:

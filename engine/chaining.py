@@ -12,8 +12,9 @@ stratified rules that is the second round). Guarantees:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from msgspec import Struct, field
 
 from .evaluation import UNKNOWN, ConditionError, Evaluation, evaluate
 from .facts import Fact, FactBase, Provenance, Record
@@ -23,8 +24,7 @@ from .rules import VERSIONED_PACKAGES, Rule
 from .versions import VersionError
 
 
-@dataclass
-class Firing:
+class Firing(Struct):
     """A rule whose condition held, with what it matched."""
 
     rule: Rule
@@ -38,8 +38,7 @@ class Firing:
         return self.rule.certainty
 
 
-@dataclass
-class Pending:
+class Pending(Struct):
     """A rule that could neither fire nor be ruled out: its condition was unknown."""
 
     rule: Rule
@@ -47,14 +46,12 @@ class Pending:
     unknowns: frozenset[str]
 
 
-@dataclass
-class RuleFailure:
+class RuleFailure(Struct):
     rule: Rule
     message: str
 
 
-@dataclass
-class ChainResult:
+class ChainResult(Struct):
     firings: list[Firing]
     pending: list[Pending]
     failures: list[RuleFailure]

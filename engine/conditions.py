@@ -5,38 +5,34 @@ pack (taken from the cache) needs only these classes; :mod:`.condition_parser` b
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from .patterns import GuardedPattern
 from .vocabulary import FactSpec
 
 
-@dataclass(frozen=True)
-class ConditionProblem:
+class ConditionProblem(Struct, frozen=True):
     """A problem inside a condition; ``offset`` is a character offset into the condition text."""
 
     offset: int
     message: str
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(Struct, frozen=True):
     span: tuple[int, int]
 
 
-@dataclass(frozen=True)
-class Literal(Node):
+class Literal(Node, frozen=True):
     value: Any
 
 
-@dataclass(frozen=True)
-class ListExpr(Node):
+class ListExpr(Node, frozen=True):
     items: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
-class FactRef(Node):
+class FactRef(Node, frozen=True):
     """A fact, optionally an item of a collection (``index``) and a field of a record or item."""
 
     name: str
@@ -45,8 +41,7 @@ class FactRef(Node):
     field: str | None = None
 
 
-@dataclass(frozen=True)
-class VarRef(Node):
+class VarRef(Node, frozen=True):
     """A variable bound by a quantifier or aggregate, optionally one of its fields."""
 
     var: str
@@ -55,80 +50,68 @@ class VarRef(Node):
     field_type: str = "any"
 
 
-@dataclass(frozen=True)
-class Not(Node):
+class Not(Node, frozen=True):
     operand: Node
 
 
-@dataclass(frozen=True)
-class BoolOp(Node):
+class BoolOp(Node, frozen=True):
     op: str  # "and" | "or"
     left: Node
     right: Node
 
 
-@dataclass(frozen=True)
-class Compare(Node):
+class Compare(Node, frozen=True):
     op: str  # == != < <= > >= in "not in" contains
     left: Node
     right: Node
 
 
-@dataclass(frozen=True)
-class Matches(Node):
+class Matches(Node, frozen=True):
     operand: Node
     pattern: GuardedPattern
 
 
-@dataclass(frozen=True)
-class Resembles(Node):
+class Resembles(Node, frozen=True):
     operand: Node
     text: str
     cutoff: float
 
 
-@dataclass(frozen=True)
-class Arith(Node):
+class Arith(Node, frozen=True):
     op: str
     left: Node
     right: Node
 
 
-@dataclass(frozen=True)
-class Neg(Node):
+class Neg(Node, frozen=True):
     operand: Node
 
 
-@dataclass(frozen=True)
-class Exists(Node):
+class Exists(Node, frozen=True):
     ref: Node
     negate: bool  # True for `unknown x`
 
 
-@dataclass(frozen=True)
-class Quantifier(Node):
+class Quantifier(Node, frozen=True):
     kind: str  # any | all
     var: str
     collection: FactRef
     body: Node
 
 
-@dataclass(frozen=True)
-class Aggregate(Node):
+class Aggregate(Node, frozen=True):
     kind: str  # count | sum | min | max | avg
     var: str
     collection: FactRef
     body: Node | None
 
 
-@dataclass(frozen=True)
-class Call(Node):
+class Call(Node, frozen=True):
     name: str
     args: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(Struct, frozen=True):
     """A compiled condition: its text, its tree and the fact names it reads."""
 
     text: str

@@ -14,7 +14,7 @@ order, onto ``(SQUEEZE_FLOOR, SQUEEZE_CEILING]`` (found, medium: the report says
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from .certainty import HIGH, MEDIUM
 
@@ -27,8 +27,7 @@ REASON = ("certainty lowered: the paste is short ({lines} line{s}, no traceback,
           "complete console output of the failing command would confirm the cause")
 
 
-@dataclass(frozen=True)
-class PasteContext:
+class PasteContext(Struct, frozen=True):
     """What the logs showed around their messages: lines read, traceback frames, command lines, versions."""
 
     lines: int

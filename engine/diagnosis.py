@@ -6,8 +6,9 @@ that kept a rule from deciding, with the probe or input that would settle each.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from .certainty import ALGEBRAS, CertaintyAlgebra, certainty_band, is_found
 from .chaining import ChainResult, Firing, run
@@ -20,8 +21,7 @@ from .rules import PHASES, SEVERITIES
 _MAX_LOG_EVIDENCE = 8
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(Struct, frozen=True):
     kind: str  # "log" (a line of an input file) or "fact"
     text: str
     provenance: Provenance
@@ -29,8 +29,7 @@ class Evidence:
     value: Any = None
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True):
     """Something about the diagnosis itself: a probe that failed or timed out, a rule that crashed."""
 
     source: Source
@@ -38,8 +37,7 @@ class Finding:
     severity: str = "warning"
 
 
-@dataclass(frozen=True)
-class UnknownThatMattered:
+class UnknownThatMattered(Struct, frozen=True):
     fact: str
     settled_by: str
     reason: str | None
@@ -47,8 +45,7 @@ class UnknownThatMattered:
     causes: tuple[str, ...]
 
 
-@dataclass
-class RankedCause:
+class RankedCause(Struct):
     cause: str
     description: str
     phase: str
@@ -115,8 +112,7 @@ def firing_evidence(firing: Firing) -> list[Evidence]:
     return out
 
 
-@dataclass
-class Diagnosis:
+class Diagnosis(Struct):
     causes: list[RankedCause]
     chain: ChainResult
     findings: list[Finding]

@@ -6,11 +6,10 @@ Every problem found while loading rules is a :class:`RuleProblem` printed as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 
-@dataclass(frozen=True, order=True)
-class Location:
+class Location(Struct, frozen=True, order=True):
     """A position in a text file; line and column are 1-based."""
 
     path: str
@@ -21,8 +20,7 @@ class Location:
         return f"{self.path}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
-class RuleProblem:
+class RuleProblem(Struct, frozen=True):
     location: Location
     message: str
     text: str = ""

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, Callable, Iterator, Mapping
 
+from msgspec import Struct, field
 from rapidfuzz import fuzz
 
 from .conditions import (Aggregate, Arith, BoolOp, Call, Compare, Condition, Exists, FactRef, ListExpr, Literal,
@@ -58,8 +58,7 @@ class ConditionError(Exception):
     """A condition that cannot be evaluated (type mismatch, bad regex subject...): a rule bug."""
 
 
-@dataclass
-class Evaluation:
+class Evaluation(Struct):
     value: Any
     unknowns: frozenset[str]
     facts_used: dict[str, Fact] = field(default_factory=dict)

@@ -13,14 +13,14 @@ False
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
+
+from msgspec import Struct, field
 
 from .sources import Source
 
 
-@dataclass(frozen=True)
-class Provenance:
+class Provenance(Struct, frozen=True):
     """Where a fact came from: a probe, a file and its line numbers, or a rule that derived it."""
 
     source: Source
@@ -68,8 +68,7 @@ class Provenance:
         )
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(Struct, frozen=True):
     """One item of a collection fact (a GPU, a dataset case, an exception, a signature match)."""
 
     fields: Mapping[str, Any]
@@ -85,15 +84,13 @@ class Record:
         return out
 
 
-@dataclass(frozen=True)
-class Unknown:
+class Unknown(Struct, frozen=True):
     """An explicit unknown: the probe that should establish the fact ran but could not."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(Struct, frozen=True):
     name: str
     value: Any
     provenance: Provenance
@@ -103,8 +100,7 @@ class Fact:
         return not isinstance(self.value, Unknown)
 
 
-@dataclass
-class FactBase:
+class FactBase(Struct):
     """The working memory of the engine: at most one fact per name (later values replace earlier)."""
 
     _facts: dict[str, Fact] = field(default_factory=dict)

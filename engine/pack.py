@@ -5,11 +5,12 @@ keeps compiled packs so that a diagnosis does not parse rule files (nor import t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping
+
+from msgspec import Struct, field
 
 from .causes import CauseCatalog
 from .rules import Rule
@@ -20,8 +21,7 @@ from .vocabulary import Vocabulary
 SITE_RULES_ENV = "NNUNET_DOCTOR_RULES"
 
 
-@dataclass
-class RulePack:
+class RulePack(Struct):
     """Everything the engine needs: rules in evaluation order, signatures, vocabulary, catalog."""
 
     rules: list[Rule]

@@ -16,9 +16,10 @@ exponentially. ``ENGINE`` says which engine is in use.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
+
+from msgspec import Struct
 
 try:  # pragma: no branch - which branch runs depends on the platform
     import re2 as _re2  # type: ignore[import-untyped]
@@ -57,24 +58,18 @@ class MatchLike(Protocol):
     def end(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class GuardedPattern:
+class GuardedPattern(Struct, frozen=True):
     """A pattern :func:`compile_guarded` accepted. It is saved (in the rule-pack cache) as its source alone and
-    compiled again the first time a line needs it: a log touches a few of the pack's 150 signatures."""
+    compiled the first time a line needs it (one compile per source and engine in a process): a log touches a
+    few of the pack's 150 signatures."""
 
     source: str
     engine: str
     ignore_case: bool = False
-    _compiled: Any = field(default=None, compare=False, repr=False)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return GuardedPattern, (self.source, self.engine, self.ignore_case)
 
     @property
     def compiled(self) -> Any:
-        if self._compiled is None:
-            object.__setattr__(self, "_compiled", _compile(self.source, self.engine, self.ignore_case))
-        return self._compiled
+        return _compile(self.source, self.engine, self.ignore_case)
 
     def search(self, text: str) -> MatchLike | None:
         return self.compiled.search(text)  # type: ignore[no-any-return]
@@ -91,14 +86,15 @@ def compile_guarded(pattern: str, ignore_case: bool = False, engine: str | None 
         if _re2 is None:
             raise PatternError("RE2 is not installed")
         try:
-            compiled = _compile(pattern, "re2", ignore_case)
+            _compile(pattern, "re2", ignore_case)
         except Exception as exc:  # re2 raises its own error type
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             raise PatternError(f"invalid regular expression for RE2: {reason}") from None
-        return GuardedPattern(pattern, "re2", ignore_case, compiled)
+        return GuardedPattern(pattern, "re2", ignore_case)
     return _compile_python(pattern, ignore_case)
 
 
+@lru_cache(maxsize=4096)
 def _compile(pattern: str, engine: str, ignore_case: bool) -> Any:
     """The engine's compiled pattern (of a pattern :func:`compile_guarded` checked)."""
     if engine == "re2":
@@ -112,13 +108,13 @@ def _compile(pattern: str, engine: str, ignore_case: bool) -> Any:
 def _compile_python(pattern: str, ignore_case: bool) -> GuardedPattern:
     try:
         parsed = _sre_parse.parse(pattern)
-        compiled = _compile(pattern, "re", ignore_case)
+        _compile(pattern, "re", ignore_case)
     except re.error as exc:
         raise PatternError(f"invalid regular expression: {exc}") from None
     risky = _risky_repeat(list(parsed), inside_repeat=False)
     if risky:
         raise PatternError(f"pattern could backtrack catastrophically ({risky}); RE2 is not installed to run it safely")
-    return GuardedPattern(pattern, "re", ignore_case, compiled)
+    return GuardedPattern(pattern, "re", ignore_case)
 
 
 _MAXREPEAT = _sre_parse.MAXREPEAT

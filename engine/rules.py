@@ -6,8 +6,9 @@ beyond small properties.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from msgspec import Struct, field
 
 from .conditions import Condition, FactRef
 from .errors import Location
@@ -24,8 +25,7 @@ VERSIONED_PACKAGES: Mapping[str, str] = {"nnunetv2": "nnunet.version", "torch": 
                                          "python": "python.version"}
 
 
-@dataclass(frozen=True)
-class RuleTest:
+class RuleTest(Struct, frozen=True):
     """A test shipped with a rule: an input and whether the rule must fire on it."""
 
     name: str
@@ -41,14 +41,12 @@ class RuleTest:
     todo: str | None = None
 
 
-@dataclass(frozen=True)
-class DerivedFact:
+class DerivedFact(Struct, frozen=True):
     name: str
     expression: Condition
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Struct, frozen=True):
     id: str
     title: str
     cause: str | None

@@ -20,9 +20,9 @@ Every confirmed line becomes one record of the collection fact ``match.<id>``, w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
+from msgspec import Struct, field
 from rapidfuzz import fuzz
 
 from .errors import Location
@@ -32,14 +32,12 @@ from .values import coerce
 BUILTIN_MATCH_FIELDS = {"line": "int", "file": "str", "text": "str", "score": "float"}
 
 
-@dataclass(frozen=True)
-class FuzzySpec:
+class FuzzySpec(Struct, frozen=True):
     text: str
     cutoff: float
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(Struct, frozen=True):
     id: str
     anchors: tuple[str, ...]
     regex: GuardedPattern | None = None
@@ -81,8 +79,7 @@ class Signature:
         return captures, float(score)
 
 
-@dataclass
-class SignatureSet:
+class SignatureSet(Struct):
     """All signatures of a rule pack; the log probe scans a log for all of them in one pass."""
 
     signatures: list[Signature] = field(default_factory=list)

@@ -13,8 +13,9 @@ Source(kind=<SourceKind.RULE: 'rule'>, name='train.gpu_oom.cuda_message')
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+from msgspec import Struct
 
 
 class SourceKind(Enum):
@@ -29,8 +30,7 @@ class SourceKind(Enum):
 LOG_PROBE = "log"
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(Struct, frozen=True):
     kind: SourceKind
     name: str = ""
 

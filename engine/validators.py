@@ -12,8 +12,9 @@ at one rule, ``finalize`` at the whole pack (the shape of pySigma's validators).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import ClassVar, Iterable
+
+from msgspec import Struct
 
 from .errors import Location
 from .pack import RulePack
@@ -24,8 +25,7 @@ ISSUE_SEVERITIES = ("error", "warning", "info")
 MAX_CONDITION_LENGTH = 400
 
 
-@dataclass(frozen=True)
-class Issue:
+class Issue(Struct, frozen=True):
     """One finding of a validator, at a place in a rule file."""
 
     validator: str

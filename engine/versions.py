@@ -10,8 +10,8 @@ True
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import total_ordering
+
+from msgspec import Struct
 
 from .patterns import regex
 
@@ -30,9 +30,7 @@ class VersionError(ValueError):
     pass
 
 
-@total_ordering
-@dataclass(frozen=True)
-class Version:
+class Version(Struct, frozen=True):
     text: str
 
     def __post_init__(self) -> None:
@@ -65,8 +63,16 @@ class Version:
                 int(dev or 0) if dev is not None else 1 << 30)
 
     def __lt__(self, other: object) -> bool:
-        other_version = _as_version(other)
-        return self._key() < other_version._key()
+        return self._key() < _as_version(other)._key()
+
+    def __le__(self, other: object) -> bool:
+        return self._key() <= _as_version(other)._key()
+
+    def __gt__(self, other: object) -> bool:
+        return self._key() > _as_version(other)._key()
+
+    def __ge__(self, other: object) -> bool:
+        return self._key() >= _as_version(other)._key()
 
     def __eq__(self, other: object) -> bool:
         try:
@@ -93,8 +99,7 @@ def _as_version(value: object) -> Version:
 _CLAUSE = r"^\s*(===|==|!=|<=|>=|~=|<|>)\s*([^\s,]+)\s*$"
 
 
-@dataclass(frozen=True)
-class VersionRange:
+class VersionRange(Struct, frozen=True):
     """A comma-separated list of clauses, all of which must hold: ``>=2.1.2,!=2.9.*,<3``."""
 
     text: str

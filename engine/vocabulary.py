@@ -23,10 +23,10 @@ loader rejects any other name with a suggestion.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from msgspec import Struct, field
 from rapidfuzz import fuzz, process
 
 from .errors import Location, RuleProblem
@@ -43,8 +43,7 @@ _FIELD_KEYS = {"type", "description", "unit", "personal"}
 _FILE_KEYS = {"probe", "settled_by", "facts"}
 
 
-@dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(Struct, frozen=True):
     name: str
     type: str
     description: str = ""
@@ -52,8 +51,7 @@ class FieldSpec:
     personal: bool = False
 
 
-@dataclass(frozen=True)
-class FactSpec:
+class FactSpec(Struct, frozen=True):
     name: str
     type: str
     description: str
@@ -96,8 +94,7 @@ def _type_ok(type_name: str, value: Any) -> bool:
     return False
 
 
-@dataclass
-class Vocabulary:
+class Vocabulary(Struct):
     specs: dict[str, FactSpec] = field(default_factory=dict)
 
     def declare(self, spec: FactSpec) -> None:

@@ -8,9 +8,9 @@ inside a condition string can be mapped back to its column in the YAML file.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct
 
 from .errors import Location, RuleProblem
 
@@ -18,9 +18,7 @@ if TYPE_CHECKING:  # PyYAML is imported where a file is parsed: a cached rule pa
     import yaml
 
 
-
-@dataclass(frozen=True)
-class ScalarSpan:
+class ScalarSpan(Struct, frozen=True):
     location: Location
     start: int
     end: int

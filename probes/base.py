@@ -7,9 +7,10 @@ explicit unknown with the reason; it never writes ``False`` for "could not tell"
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, ClassVar, Mapping, Protocol, TypeVar, cast
+
+from msgspec import Struct, field
 
 from nnunet_doctor.engine.facts import Fact, Provenance, Record, Unknown
 from nnunet_doctor.engine.signatures import SignatureSet
@@ -17,8 +18,7 @@ from nnunet_doctor.engine.sources import Source
 from nnunet_doctor.engine.vocabulary import Vocabulary
 
 
-@dataclass(frozen=True)
-class LogSource:
+class LogSource(Struct, frozen=True):
     """A log named on the command line: a path (file, .gz, folder), a binary stream (``-``) or text."""
 
     name: str
@@ -30,8 +30,7 @@ class LogSource:
 _T = TypeVar("_T")
 
 
-@dataclass
-class ProbeContext:
+class ProbeContext(Struct):
     """What a probe may read: the inputs, the facts of the probes that ran before it, and readings of the inputs
     that several probes share (:meth:`shared`). ``options`` holds only what the user asked for (``quick``,
     ``jobs``, ``cache``)."""
@@ -46,7 +45,7 @@ class ProbeContext:
     options: dict[str, Any] = field(default_factory=dict)
     #: the facts established by the probes that ran before this one (in the order of the registry)
     established: list[Fact] = field(default_factory=list)
-    _readings: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
+    _readings: dict[Callable[..., Any], Any] = field(default_factory=dict)
 
     def shared(self, reader: "Callable[[ProbeContext], _T]") -> _T:
         """``reader(self)``, computed once per diagnosis and shared by every probe that asks for it (the dataset's

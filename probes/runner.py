@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 import time
 import traceback
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from nnunet_doctor.engine.diagnosis import Finding
 from nnunet_doctor.engine.facts import Fact
@@ -19,8 +20,7 @@ from nnunet_doctor.engine.sources import Source
 from .base import FactSink, ProbeContext
 
 
-@dataclass(frozen=True)
-class ProbeEntry:
+class ProbeEntry(Struct, frozen=True):
     name: str
     target: str  # "module:Class", relative to nnunet_doctor.probes
     needs: str  # log | dataset | results | machine
@@ -42,8 +42,7 @@ PROBES: tuple[ProbeEntry, ...] = (
 SLOW_PROBE_SECONDS = 5.0
 
 
-@dataclass
-class ProbeReport:
+class ProbeReport(Struct):
     name: str
     status: str  # ran | skipped | failed
     seconds: float

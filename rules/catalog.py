@@ -18,10 +18,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence, overload
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     from nnunet_doctor.engine.pack import RulePack
@@ -61,8 +62,7 @@ _FILLERS = ("1", "X", "/data/nnUNet_raw/Dataset001_X/imagesTr/case_000_0000.nii.
 MIN_BINDING_ANCHOR = 15
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """A message of the catalog, with where it is raised and the releases that contain it."""
 
     index: int
@@ -74,7 +74,7 @@ class Entry:
     line: int
     function: str
     releases: tuple[str, ...]
-    all_releases: tuple[str, ...] = field(repr=False, default=())
+    all_releases: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -133,8 +133,7 @@ class Piece(NamedTuple):
 FOUND_MEMO = 4096
 
 
-@dataclass(frozen=True)
-class CatalogMatch:
+class CatalogMatch(Struct, frozen=True):
     entry: Entry
     score: float  # 100 when the template's regex matched; else the fuzzy score
     piece: str
@@ -536,8 +535,7 @@ class Binding:
         return "unbound" if entry.problem else "informational"
 
 
-@dataclass
-class Coverage:
+class Coverage(Struct):
     """Bound, informational and unbound messages per package and release."""
 
     counts: dict[tuple[str, str], dict[str, int]]  # (package, release) -> status -> messages

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 INDEX_PATH = Path(__file__).with_name("cli.index.json.gz")
 #: nnU-Net v1 console script -> the nnU-Net v2 console script that does the same job
@@ -72,8 +73,7 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(Struct, frozen=True):
     """One argument of a parser, as the index holds it."""
 
     flags: tuple[str, ...]
@@ -100,8 +100,7 @@ class Option:
         return "/".join(self.flags) if not self.positional else str(self.dest)
 
 
-@dataclass(frozen=True)
-class Parser:
+class Parser(Struct, frozen=True):
     options: tuple[Option, ...]
     description: str
     known_args: bool  # parse_known_args: unknown options are ignored, never refused

@@ -12,13 +12,13 @@ zip unpacked one level too low). The table holds nnU-Net v2 (every release: the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from nnunet_doctor.engine.patterns import regex
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(Struct, frozen=True):
     """A file (or folder) of nnU-Net's layout and the step that writes it."""
 
     name: str

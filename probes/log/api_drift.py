@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
+
+from msgspec import Struct, field
 
 from nnunet_doctor.engine.facts import Provenance, Record
 from nnunet_doctor.engine.patterns import regex
@@ -56,8 +57,7 @@ _MODULE_ALIASES = {"np": "numpy", "numpy": "numpy", "torch": "torch", "sitk": "S
 _SITE = r"[/\\](?:site|dist)-packages[/\\](?:[^/\\]+\.egg[/\\])?(?P<top>[A-Za-z_]\w*)"
 
 
-@dataclass
-class _Error:
+class _Error(Struct):
     kind: str
     groups: dict[str, str]
     line: int
@@ -233,8 +233,7 @@ def _before(line: Line, count: int) -> list[str]:
 
 # ---------------------------------------------------------------- the resolver
 
-@dataclass
-class Finding:
+class Finding(Struct):
     """One error explained: what is missing, where it exists, who calls it, and what makes them agree."""
 
     kind: str
@@ -252,8 +251,7 @@ class Finding:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Sig:
+class _Sig(Struct):
     positional: list[str]
     required: set[str]
     keywords: set[str]
@@ -304,8 +302,7 @@ class _Sig:
         return not self.accepts(kind, groups)
 
 
-@dataclass
-class _Library:
+class _Library(Struct):
     """Releases of one library and how to name a subset of them as a pip requirement."""
 
     name: str

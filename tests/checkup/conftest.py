@@ -108,7 +108,7 @@ def mismatched_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 #: what `pip install nnunet-doctor` (no extra) installs
-LIGHT_DISTRIBUTIONS = ("nnunet-doctor", "PyYAML", "lark", "RapidFuzz", "Jinja2", "MarkupSafe", "click", "google-re2")
+LIGHT_DISTRIBUTIONS = ("nnunet-doctor", "PyYAML", "lark", "RapidFuzz", "Jinja2", "MarkupSafe", "click", "google-re2", "msgspec")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nnunet_doctor.engine.patterns import ENGINE, PatternError, compile_guarded
+from nnunet_doctor.engine.patterns import ENGINE, PatternError, _compile, compile_guarded
 
 CATASTROPHIC = [r"^(a+)+$", r"^(a|aa)+$", r"^(\w+\s?)*$"]
 
@@ -47,7 +47,8 @@ def test_case_insensitive() -> None:
 @pytest.mark.parametrize("engine", ["re2", "re"])
 def test_a_saved_pattern_is_its_source_and_compiles_on_first_use(engine: str) -> None:
     pattern = compile_guarded(r"(?P<what>KILLED) by", ignore_case=True, engine=engine)
+    _compile.cache_clear()
     restored = pickle.loads(pickle.dumps(pattern))
-    assert restored == pattern and restored._compiled is None  # nothing compiled while the rule pack loads
+    assert restored == pattern and _compile.cache_info().currsize == 0  # nothing compiled while the rule pack loads
     assert restored.search("process killed by the OOM killer").groupdict() == {"what": "killed"}
-    assert restored.group_names == ("what",) and restored._compiled is not None
+    assert restored.group_names == ("what",) and _compile.cache_info().currsize == 1
