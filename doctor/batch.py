@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
+
+from msgspec import Struct
 
 from nnunet_doctor.engine.errors import DoctorError
 from nnunet_doctor.engine.pack import RulePack
@@ -22,8 +23,7 @@ from .pipeline import run_diagnosis
 from .report import build_report
 
 
-@dataclass
-class BatchTally:
+class BatchTally(Struct):
     diagnosed: int = 0
     failed: int = 0
     seconds: float = 0.0

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+
+from msgspec import Struct, field
 
 from nnunet_doctor import __version__
 from nnunet_doctor.engine.diagnosis import Diagnosis, Finding
@@ -40,8 +41,7 @@ MAX_EXCERPT_LINES = 600
 MAX_BUNDLE_BYTES = 64 << 20
 
 
-@dataclass
-class Bundle:
+class Bundle(Struct):
     """A bundle read back: what the probes established on the user's machine, and what was concluded there."""
 
     facts: list[Fact]

@@ -28,9 +28,10 @@ import json
 import lzma
 import re
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
+
+from msgspec import Struct, field
 
 from nnunet_doctor.engine.errors import InputError
 
@@ -59,8 +60,7 @@ class IntakeError(InputError):
         self.status = status
 
 
-@dataclass
-class Intake:
+class Intake(Struct):
     """A request for the pipeline, the inputs' names, their texts (what a history keeps) and notes."""
 
     request: DiagnosisRequest

@@ -31,9 +31,10 @@ import os
 import re
 import socket
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+
+from msgspec import Struct, field
 
 from nnunet_doctor.engine.errors import DoctorError
 
@@ -139,8 +140,7 @@ _FOLDER_NAME_OK = re.compile(r"^(?:python\d(?:\.\d+)?|fold_\d+|\d+|nnUNet\w*|\w+
                              re.IGNORECASE)
 
 
-@dataclass
-class Sensitive:
+class Sensitive(Struct):
     """What must not leave the machine, as found on it (values are only compared, never written)."""
 
     users: set[str] = field(default_factory=set)

@@ -17,8 +17,9 @@ the same rules before and after (the rule tests say so).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from nnunet_doctor.engine.pack import RulePack
 from nnunet_doctor.engine.validators import validate
@@ -31,8 +32,7 @@ _AFTER_PERSIST = re.compile(r"\{\{\s*env\.shell\s*\|\s*after_persist\s*\}\}")
 _SIMPLE_KEY = re.compile(r"^(\s*)(cause|phase|status):\s*[^\s#|>][^#]*?(\s+#.*)?$")
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(Struct, frozen=True):
     path: Path
     before: int  # lines
     after: int

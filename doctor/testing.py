@@ -12,9 +12,10 @@ A site tests its own rule in three lines::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from msgspec import Struct
 
 from nnunet_doctor.engine.certainty import is_found
 from nnunet_doctor.engine.diagnosis import Diagnosis, firing_evidence
@@ -56,8 +57,7 @@ def assert_quiet(rule_id: str, log: str = "", facts: Mapping[str, Any] | None = 
     return diagnosis
 
 
-@dataclass(frozen=True)
-class RuleTestOutcome:
+class RuleTestOutcome(Struct, frozen=True):
     """What one rule test gave: whether the rule fired, and what else went wrong (evidence, fix, findings)."""
 
     rule: Rule
@@ -150,8 +150,7 @@ def run_rule_tests(pack: RulePack, rule_ids: Iterable[str] | None = None) -> lis
 HEALTHY_CORPUS = Path("corpus") / "healthy"
 
 
-@dataclass(frozen=True)
-class HealthyOutcome:
+class HealthyOutcome(Struct, frozen=True):
     """A successful run of the healthy corpus and the causes diagnosed on it (none may reach medium certainty)."""
 
     path: Path

@@ -16,9 +16,10 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Mapping
+
+from msgspec import Struct
 
 from .base import FactSink, ProbeContext
 
@@ -165,8 +166,7 @@ def _da_workers(environ: Mapping[str, str]) -> int | None:
 
 # -- the shell and its start-up files -------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Shell:
+class _Shell(Struct, frozen=True):
     name: str
     persist_file: str  # relative to the home folder
     startup_files: tuple[str, ...]  # relative to the home folder; glob patterns allowed

@@ -21,9 +21,10 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
+
+from msgspec import Struct, field
 
 from .base import FactSink, ProbeContext
 
@@ -43,8 +44,7 @@ _CUDA_HEADER = re.compile(r"CUDA Version:\s*([\d.]+)")
 _ARCH = re.compile(r"^(sm|compute)_(\d+)[a-z]?$")
 
 
-@dataclass
-class CommandResult:
+class CommandResult(Struct):
     """What a subprocess left: its exit code (None when it was killed at the deadline) and its output."""
 
     returncode: int | None
@@ -111,8 +111,7 @@ def probe_timeout(environ: Mapping[str, str], variable: str = TIMEOUT_VARIABLE,
 
 # -- what the worker said --------------------------------------------------------------------------------
 
-@dataclass
-class WorkerReport:
+class WorkerReport(Struct):
     """The worker's JSON lines merged: scalar answers, devices, round trips and the last step it began."""
 
     values: dict[str, Any] = field(default_factory=dict)

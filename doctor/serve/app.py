@@ -15,12 +15,12 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import quote, urlencode
 
+from msgspec import Struct, field
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -48,8 +48,7 @@ _CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'
 log = logging.getLogger("nnunet_doctor.serve")
 
 
-@dataclass
-class DeskConfig:
+class DeskConfig(Struct):
     """How a desk runs (the options of ``diagnose serve``)."""
 
     db: Path

@@ -21,8 +21,9 @@ import json
 import secrets
 import sqlite3
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+
+from msgspec import Struct
 
 from nnunet_doctor.engine.certainty import FOUND_THRESHOLD  # searches and trends count found causes
 
@@ -85,8 +86,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """One stored diagnosis, as lists and pages show it."""
 
     id: str

@@ -15,10 +15,11 @@ import sys
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from nnunet_doctor.engine.errors import DoctorError
 
@@ -27,8 +28,7 @@ class Busy(Exception):
     """Every worker is busy and the queue is full."""
 
 
-@dataclass
-class Job:
+class Job(Struct):
     """One upload to diagnose: files under ``folder`` (relative names) and pasted text."""
 
     folder: str
@@ -39,8 +39,7 @@ class Job:
     expanded_limit: int = 256 << 20  # bytes all inputs may decompress to
 
 
-@dataclass
-class Outcome:
+class Outcome(Struct):
     """A diagnosis (``report``, the ``texts`` to keep) or an error with the HTTP status it deserves."""
 
     report: dict[str, Any] | None = None

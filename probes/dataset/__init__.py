@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+
+from msgspec import Struct
 
 from nnunet_doctor.engine.facts import Provenance, Record
 from nnunet_doctor.engine.sources import Source
@@ -43,8 +44,7 @@ def located(context: ProbeContext) -> DatasetLocation:
     return context.shared(_locate)
 
 
-@dataclass
-class RawDataset:
+class RawDataset(Struct):
     folder: Path
     info: DatasetJson
     layout: Layout

@@ -20,8 +20,9 @@ import math
 import pathlib  # noqa: F401  (used by the doctest)
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from msgspec import Struct, field
 
 from .consistency import swapped_items
 from .dataset_json import DatasetJson
@@ -33,8 +34,7 @@ MAX_LABEL_VALUE = 65_535
 OUTLIER_FACTOR = 5.0  # a case whose spacing differs from the median by this factor: units mixed up?
 
 
-@dataclass
-class CaseFacts:
+class CaseFacts(Struct):
     cases: list[dict[str, Any]] = field(default_factory=list)
     test_cases: list[dict[str, Any]] = field(default_factory=list)
     issues: list[FileIssue] = field(default_factory=list)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 REQUIRED_KEYS = ("labels", "channel_names", "numTraining", "file_ending")
 V1_KEYS = ("modality", "training", "test", "tensorImageSize", "numTest")
@@ -38,8 +39,7 @@ NORMALIZATIONS: dict[str, str] = {"ct": "CTNormalization", "nonorm": "NoNormaliz
 _CT_LIKE = ("ct", "cect", "ncct", "cta")
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Struct, frozen=True):
     kind: str
     key: str
     message: str
@@ -53,15 +53,13 @@ class Problem:
                 "expected": self.expected, "line": self.line, "column": self.column}
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(Struct, frozen=True):
     name: str
     values: tuple[int, ...]
     kind: str  # background | label | region | ignore
 
 
-@dataclass
-class DatasetJson:
+class DatasetJson(Struct):
     """What a dataset.json says, as far as it could be read, and everything wrong with it."""
 
     content: dict[str, Any] | None = None

@@ -20,8 +20,9 @@ import math
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from msgspec import Struct
 
 #: nnU-Net's tolerance for "the same" geometry: numpy.allclose defaults (verify_dataset_integrity.py:71, 103, 114)
 RTOL, ATOL = 1e-5, 1e-8
@@ -32,8 +33,7 @@ class HeaderError(Exception):
     """The header of a file cannot be read (not an image, truncated, unsupported)."""
 
 
-@dataclass(frozen=True)
-class Geometry:
+class Geometry(Struct, frozen=True):
     ndim: int
     shape: tuple[int, ...]
     spacing: tuple[float, ...]
@@ -125,8 +125,7 @@ NIFTI_DATATYPES = {2: "uint8", 4: "int16", 8: "int32", 16: "float32", 64: "float
 Matrix = list[list[float]]
 
 
-@dataclass(frozen=True)
-class NiftiHeader:
+class NiftiHeader(Struct, frozen=True):
     """The fields of a NIfTI-1 header this tool uses (offsets from nifti1.h)."""
 
     endian: Literal["<", ">"]

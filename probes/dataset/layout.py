@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 import re
 from stat import S_ISREG
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct, field
 from rapidfuzz import fuzz
 
 from .dataset_json import READER_ENDINGS
@@ -36,8 +36,7 @@ _KNOWN_ENDINGS = sorted({e for endings in READER_ENDINGS.values() for e in endin
                         key=len, reverse=True)
 
 
-@dataclass(frozen=True)
-class FileIssue:
+class FileIssue(Struct, frozen=True):
     folder: str
     file: str
     kind: str
@@ -50,8 +49,7 @@ class FileIssue:
                 "message": self.message, "expected": self.expected}
 
 
-@dataclass
-class CaseFiles:
+class CaseFiles(Struct):
     """One case: its channel files (relative to the dataset folder) and its label."""
 
     id: str
@@ -61,8 +59,7 @@ class CaseFiles:
     extra_channels: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Layout:
+class Layout(Struct):
     folder: Path
     subfolders: list[str] = field(default_factory=list)
     misnamed: list[str] = field(default_factory=list)
@@ -153,8 +150,7 @@ def _misnamed(subfolders: list[str]) -> list[str]:
     return out
 
 
-@dataclass
-class _Images:
+class _Images(Struct):
     cases: list[CaseFiles]
     names: list[str]  # every file (not folder) name in the folder, as nnU-Net's subfiles lists them
     suffixless: dict[str, str]  # stem -> file, for image files without a channel suffix

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from msgspec import Struct, field
 from rapidfuzz import fuzz, process
 
 ROOTS = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
@@ -29,8 +29,7 @@ _DATASET = re.compile(r"^Dataset(?P<id>\d+)_")
 _TASK = re.compile(r"^Task0*(?P<id>\d+)_")
 
 
-@dataclass
-class DatasetLocation:
+class DatasetLocation(Struct):
     query: str
     status: str = "not_found"  # found | not_found | duplicate_id | bad_name
     name: str | None = None

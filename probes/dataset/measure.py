@@ -23,8 +23,9 @@ from __future__ import annotations
 import gzip
 import math
 import os
-from dataclasses import dataclass
 from typing import Any, cast
+
+from msgspec import Struct
 
 from .content import case_content
 from .headers import NIFTI_DATATYPES, HeaderError, itk_message, parse_nifti_header, read_geometry
@@ -48,8 +49,7 @@ def declared_voxel_bytes(header: dict[str, Any]) -> int:
         str(header.get("pixel_type")), 8)
 
 
-@dataclass(frozen=True)
-class CaseTask:
+class CaseTask(Struct, frozen=True):
     folder: str
     images: tuple[str, ...]  # channel files, relative to folder
     label: str | None

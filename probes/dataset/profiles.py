@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
+
+from msgspec import Struct, field, structs
 
 from .consistency import swapped_items
 
@@ -48,8 +49,7 @@ _NEAR_COPY = 0.1  # a pair 10x closer than the usual nearest neighbour is a near
 _NAMED = ("x", "y", "z")
 
 
-@dataclass
-class Profiled:
+class Profiled(Struct):
     """One case with its content profile: role is train, test (imagesTs) or input (a prediction's -i folder)."""
 
     case: str
@@ -61,8 +61,7 @@ class Profiled:
     shape: list[int] | None = None
 
 
-@dataclass(frozen=True)
-class ContentIssue:
+class ContentIssue(Struct, frozen=True):
     kind: str
     case: str
     file: str
@@ -75,12 +74,12 @@ class ContentIssue:
     repair: str | None = None  # what would make it fit (e.g. "shift by -16 voxels along x")
 
     def as_fields(self) -> dict[str, Any]:
-        return {name: value for name, value in self.__dict__.items() if value is not None and name != "score"} | {
+        named = structs.asdict(self)
+        return {name: value for name, value in named.items() if value is not None and name != "score"} | {
             "score": round(self.score, 1) if math.isfinite(self.score) else 999.0}
 
 
-@dataclass
-class _Reference:
+class _Reference(Struct):
     median: list[float]
     spread: list[float]
     low: list[float] = field(default_factory=list)  # the ordinary range: the cases within OUTLIER spreads

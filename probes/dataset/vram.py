@@ -20,13 +20,13 @@ patch or batch size in the plans scales it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import Any, Mapping, Sequence
 
+from msgspec import Struct
 
-@dataclass(frozen=True)
-class Calibration:
+
+class Calibration(Struct, frozen=True):
     """A planner's reference values (default_experiment_planner.py:53-60; residual_encoder_unet_planners.py)."""
 
     reference_3d: float
